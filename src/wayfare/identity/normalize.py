@@ -1,0 +1,61 @@
+"""Identifier normalisation: the same person typed two ways must become one identifier."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+import phonenumbers
+
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def default_region() -> str:
+    return os.environ.get("WAYFARE_DEFAULT_REGION", "US").upper()
+
+
+def normalize_email(raw: object) -> str | None:
+    """Lower-case, trimmed; ``None`` when it is not an address. Dots and +tags are kept (they are real)."""
+    if raw is None:
+        return None
+    s = str(raw).strip().lower()
+    if s.startswith("mailto:"):
+        s = s[7:]
+    return s if _EMAIL_RE.match(s) else None
+
+
+@functools.lru_cache(maxsize=200_000)
+def normalize_phone(raw: object, region: str | None = None) -> str | None:
+    """E.164 (``+447700900123``) or ``None`` when it cannot be a phone number."""
+    if raw is None:
+        return None
+    s = str(raw).strip()
+    if not s or sum(c.isdigit() for c in s) < 6:
+        return None
+    if s.startswith("00"):
+        s = "+" + s[2:]
+    try:
+        num = phonenumbers.parse(s, None if s.startswith("+") else (region or default_region()))
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(num):
+        return None
+    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_id(raw: object) -> str | None:
+    """A customer id as text: trimmed, and ``17850.0`` (a float that came through a spreadsheet) as ``17850``."""
+    if raw is None:
+        return None
+    if isinstance(raw, float):
+        if raw != raw:  # NaN
+            return None
+        if raw.is_integer():
+            return str(int(raw))
+    s = str(raw).strip()
+    if not s or s.lower() in ("nan", "none", "null"):
+        return None
+    if re.fullmatch(r"-?\d+\.0+", s):
+        s = s.split(".")[0]
+    return s

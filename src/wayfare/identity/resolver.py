@@ -1,0 +1,200 @@
+"""The identity graph: identifiers (user id, anonymous id, email, phone, a source's customer id) point
+at one person; messages that share identifiers join their people, transitively, and every join of two
+existing people is written to the merge log.
+
+Resolution works a batch at a time: look up the batch's identifiers, union them per message with a
+union-find, and give each component its existing person (the oldest one when several meet, the others
+merged into it) or a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import duckdb
+import orjson
+import pyarrow as pa
+
+from ..store import Scope, utcnow
+
+__all__ = ["IdentityResolver", "Resolution", "new_person_id"]
+
+Ident = tuple[str, str]
+
+
+def new_person_id() -> str:
+    return "p_" + uuid.uuid4().hex[:16]
+
+
+@dataclass
+class Resolution:
+    person_ids: list[str]
+    new_people: dict[str, dt.datetime] = field(default_factory=dict)
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (from, into)
+
+
+class _UF:
+    def __init__(self) -> None:
+        self.parent: dict[object, object] = {}
+
+    def find(self, x: object) -> object:
+        p = self.parent.setdefault(x, x)
+        root = p
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while x != root:
+            nxt = self.parent[x]
+            self.parent[x] = root
+            x = nxt
+        return root
+
+    def union(self, a: object, b: object) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+
+class IdentityResolver:
+    """Resolves batches of identifier lists to person ids inside the caller's transaction."""
+
+    def __init__(self, scope: Scope):
+        self.scope = scope
+
+    def _lookup(self, con: duckdb.DuckDBPyConnection, idents: set[Ident]) -> dict[Ident, str]:
+        if not idents:
+            return {}
+        kinds, values = zip(*idents, strict=True)
+        tbl = pa.table({"kind": pa.array(kinds, pa.string()), "value": pa.array(values, pa.string())})
+        con.register("__wf_idents", tbl)
+        try:
+            rows = con.execute(
+                "SELECT i.kind, i.value, i.person_id FROM main.identities i JOIN __wf_idents q "
+                "ON i.kind = q.kind AND i.value = q.value WHERE i.workspace_id = ?",
+                [self.scope.workspace_id],
+            ).fetchall()
+        finally:
+            con.unregister("__wf_idents")
+        return {(k, v): p for k, v, p in rows}
+
+    def _first_seen(self, con: duckdb.DuckDBPyConnection, people: set[str]) -> dict[str, dt.datetime]:
+        if not people:
+            return {}
+        rows = con.execute(
+            "SELECT person_id, coalesce(first_seen, created_at) FROM main.profiles WHERE workspace_id = ? AND list_contains(?, person_id)",
+            [self.scope.workspace_id, sorted(people)],
+        ).fetchall()
+        return dict(rows)
+
+    def resolve(
+        self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: list[dt.datetime]
+    ) -> Resolution:
+        """Person id per message; writes new identities, merges and the merge log through ``con``."""
+        all_ids: set[Ident] = {i for ids in per_message for i in ids}
+        known = self._lookup(con, all_ids)
+        uf = _UF()
+        for ids in per_message:
+            if not ids:
+                continue
+            head = ids[0]
+            uf.find(head)
+            for other in ids[1:]:
+                uf.union(head, other)
+        for ident, pid in known.items():
+            uf.union(ident, ("__person__", pid))
+
+        comp_people: dict[object, set[str]] = {}
+        for ident in all_ids:
+            comp_people.setdefault(uf.find(ident), set())
+        for ident, pid in known.items():
+            comp_people[uf.find(ident)].add(pid)
+
+        created = self._first_seen(con, {p for ps in comp_people.values() if len(ps) > 1 for p in ps})
+        comp_person: dict[object, str] = {}
+        res = Resolution(person_ids=[])
+        for root, people in comp_people.items():
+            if not people:
+                comp_person[root] = new_person_id()
+            elif len(people) == 1:
+                comp_person[root] = next(iter(people))
+            else:
+                winner = min(people, key=lambda p: (created.get(p, dt.datetime.max), p))
+                comp_person[root] = winner
+                res.merges.extend((p, winner) for p in sorted(people) if p != winner)
+
+        new_rows_k, new_rows_v, new_rows_p, new_rows_t = [], [], [], []
+        first_time: dict[Ident, dt.datetime] = {}
+        for ids, ts in zip(per_message, seen_at, strict=True):
+            if not ids:
+                res.person_ids.append(None)  # type: ignore[arg-type]
+                continue
+            pid = comp_person[uf.find(ids[0])]
+            res.person_ids.append(pid)
+            for ident in ids:
+                if ident not in known and ident not in first_time:
+                    first_time[ident] = ts
+        known_people = set(known.values())
+        for pid, ts in zip(res.person_ids, seen_at, strict=True):
+            if pid is not None and pid not in known_people:
+                prev = res.new_people.get(pid)
+                if prev is None or ts < prev:
+                    res.new_people[pid] = ts
+        for ident, ts in first_time.items():
+            new_rows_k.append(ident[0])
+            new_rows_v.append(ident[1])
+            new_rows_p.append(comp_person[uf.find(ident)])
+            new_rows_t.append(ts)
+
+        ws = self.scope.workspace_id
+        if new_rows_k:
+            tbl = pa.table(
+                {
+                    "workspace_id": pa.array([ws] * len(new_rows_k), pa.string()),
+                    "kind": pa.array(new_rows_k, pa.string()),
+                    "value": pa.array(new_rows_v, pa.string()),
+                    "person_id": pa.array(new_rows_p, pa.string()),
+                    "first_seen": pa.array(new_rows_t, pa.timestamp("us")),
+                }
+            )
+            con.register("__wf_newids", tbl)
+            try:
+                con.execute("INSERT OR IGNORE INTO main.identities SELECT * FROM __wf_newids")
+            finally:
+                con.unregister("__wf_newids")
+        if res.merges:
+            self.apply_merges(con, res.merges, reason="shared identifier")
+        return res
+
+    def apply_merges(self, con: duckdb.DuckDBPyConnection, merges: list[tuple[str, str]], reason: str) -> None:
+        """Move identities, events and traits of each ``from`` person to ``into``; log each merge."""
+        ws = self.scope.workspace_id
+        now = utcnow()
+        for src, dst in merges:
+            con.execute("UPDATE main.identities SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
+            con.execute("UPDATE main.events SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
+            rows = con.execute(
+                "SELECT person_id, created_at, first_seen, last_seen, traits FROM main.profiles "
+                "WHERE workspace_id = ? AND person_id IN (?, ?)",
+                [ws, src, dst],
+            ).fetchall()
+            if len(rows) == 2:
+                a = {r[0]: r for r in rows}
+                s, d = a[src], a[dst]
+                traits = {**orjson.loads(s[4] or "{}"), **orjson.loads(d[4] or "{}")}
+                con.execute(
+                    "UPDATE main.profiles SET created_at = ?, first_seen = ?, last_seen = ?, traits = ? "
+                    "WHERE workspace_id = ? AND person_id = ?",
+                    [
+                        min(s[1], d[1]),
+                        min(x for x in (s[2], d[2]) if x is not None) if (s[2] or d[2]) else None,
+                        max(x for x in (s[3], d[3]) if x is not None) if (s[3] or d[3]) else None,
+                        orjson.dumps(traits).decode(),
+                        ws,
+                        dst,
+                    ],
+                )
+            elif len(rows) == 1 and rows[0][0] == src:
+                con.execute("UPDATE main.profiles SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
+            con.execute("DELETE FROM main.profiles WHERE workspace_id = ? AND person_id = ?", [ws, src])
+            con.execute("INSERT INTO main.merges VALUES (?, ?, ?, ?, ?)", [ws, now, src, dst, reason])

@@ -1,0 +1,107 @@
+"""Group commit: requests hand their events to one writer thread, which stores everything that arrived
+since its last flush in one transaction and then answers all of those requests at once.
+
+A request is acknowledged only after the commit that holds its events, so a 2xx always means durable;
+batching many requests into one commit is what makes that affordable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from ..store import Store
+from .pipeline import IngestResult, _notify, write_rows
+
+__all__ = ["GroupCommitter"]
+log = logging.getLogger("wayfare.ingest")
+
+
+@dataclass
+class _Item:
+    workspace_id: str
+    rows: list[dict]
+    future: Future
+
+
+class GroupCommitter:
+    def __init__(self, store: Store, max_rows: int = 20_000, linger_s: float = 0.002):
+        self.store = store
+        self.max_rows = max_rows
+        self.linger_s = linger_s
+        self._q: queue.Queue[_Item | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="wayfare-group-commit", daemon=True)
+        self._stopped = False
+        self.flushes = 0
+        self._thread.start()
+
+    def submit(self, workspace_id: str, rows: list[dict]) -> Future:
+        fut: Future = Future()
+        if self._stopped:
+            fut.set_exception(RuntimeError("the server is shutting down"))
+            return fut
+        self._q.put(_Item(workspace_id, rows, fut))
+        return fut
+
+    def close(self, timeout: float = 30) -> None:
+        self._stopped = True
+        self._q.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            items = [item]
+            n = len(item.rows)
+            deadline = time.monotonic() + self.linger_s
+            stop = False
+            while n < self.max_rows:
+                try:
+                    nxt = self._q.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                items.append(nxt)
+                n += len(nxt.rows)
+            self._flush(items)
+            if stop:
+                return
+
+    def _flush(self, items: list[_Item]) -> None:
+        from ..store import Scope
+
+        by_ws: dict[str, list[_Item]] = {}
+        for it in items:
+            by_ws.setdefault(it.workspace_id, []).append(it)
+        results: dict[int, IngestResult] = {}
+        try:
+            with self.store.transaction() as con:
+                for ws, its in by_ws.items():
+                    scope = Scope(self.store, ws, ws)
+                    for it in its:
+                        results[id(it)] = write_rows(scope, it.rows, con)
+        except Exception as e:  # nothing of this flush was stored
+            if len(items) > 1:  # one bad request must not sink its neighbours: retry them one by one
+                for it in items:
+                    self._flush([it])
+                return
+            log.exception("group commit failed")
+            for it in items:
+                if not it.future.done():
+                    it.future.set_exception(e)
+            return
+        self.flushes += 1
+        for ws, its in by_ws.items():
+            inserted = sum(results[id(it)].inserted for it in its)
+            if inserted:
+                _notify(ws, inserted)
+        for it in items:
+            it.future.set_result(results[id(it)])

@@ -1,0 +1,142 @@
+"""The Segment HTTP Tracking API: ``POST /v1/track|identify|page|screen|group|alias|batch``.
+
+The write key comes as the HTTP Basic user name (as Segment's and RudderStack's clients send it), as a
+Bearer token, or as ``writeKey`` in a batch body. Bodies may be gzip-compressed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import gzip
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import ORJSONResponse
+
+from ..errors import AuthError, ValidationError
+from ..store import Store, verify_key
+from .batcher import GroupCommitter
+from .messages import MAX_BATCH_BYTES, AliasIn, BatchIn, GroupIn, IdentifyIn, PageIn, TooLarge, TrackIn, check_message, to_row
+
+__all__ = ["make_router", "key_from_request"]
+
+
+def key_from_request(request: Request, body: dict | None = None) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth[:6].lower() == "basic ":
+        try:
+            user = base64.b64decode(auth[6:].strip()).decode("utf-8", "replace")
+        except (ValueError, UnicodeError):
+            return None
+        return user.split(":", 1)[0] or None
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    if isinstance(body, dict) and isinstance(body.get("writeKey"), str):
+        return body["writeKey"]
+    return None
+
+
+def _error(status: int, message: str, where: str | None = None) -> ORJSONResponse:
+    body: dict[str, Any] = {"success": False, "error": message}
+    if where:
+        body["field"] = where
+    return ORJSONResponse(body, status_code=status)
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BATCH_BYTES * 4:
+        raise TooLarge(f"body is {declared} bytes; the limit is {MAX_BATCH_BYTES} (500 KB)")
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > MAX_BATCH_BYTES * 4:
+            raise TooLarge(f"body over {MAX_BATCH_BYTES} bytes (500 KB)")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    enc = request.headers.get("content-encoding", "").lower()
+    if enc in ("gzip", "deflate"):
+        try:
+            d = zlib.decompressobj(wbits=31 if enc == "gzip" else 15)
+            raw = d.decompress(raw, MAX_BATCH_BYTES + 1)
+        except (zlib.error, gzip.BadGzipFile):
+            raise ValidationError("the body is not valid " + enc) from None
+    if len(raw) > MAX_BATCH_BYTES:
+        raise TooLarge(f"body over {MAX_BATCH_BYTES} bytes (500 KB)")
+    return raw
+
+
+def make_router(store: Store, committer: GroupCommitter) -> APIRouter:
+    router = APIRouter(tags=["ingest"])
+
+    async def handle(request: Request, kind: str) -> ORJSONResponse:
+        try:
+            raw = await _read_body(request)
+            try:
+                body = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError as e:
+                raise ValidationError(f"the body is not JSON ({e.msg} at character {e.pos})") from None
+            try:
+                key = verify_key(store, key_from_request(request, body), need="ingest")
+            except AuthError as e:
+                return _error(401, str(e))
+            received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            if kind in ("batch", "import"):
+                if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+                    raise ValidationError("a batch body is an object with a 'batch' list", where="batch")
+                shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
+                msgs = []
+                for i, m in enumerate(body["batch"]):
+                    if shared_ctx and isinstance(m, dict):
+                        m = {**m, "context": {**shared_ctx, **(m.get("context") or {})}}
+                    if isinstance(m, dict) and "sentAt" not in m and body.get("sentAt"):
+                        m = {**m, "sentAt": body["sentAt"]}
+                    msgs.append(check_message(m, f"batch[{i}]"))
+            else:
+                msgs = [check_message(body, "body", type_=kind)]
+            rows = [to_row(m, received, source=f"http:{key.key_id}") for m in msgs]
+        except TooLarge as e:
+            return _error(413, str(e), e.where)
+        except ValidationError as e:
+            return _error(400, str(e), e.where)
+        fut = committer.submit(key.workspace_id, rows)
+        try:
+            res = await asyncio.wrap_future(fut)
+        except Exception as e:  # not stored: the client must retry, and may safely (messageId dedupe)
+            return _error(503, f"not stored, retry: {e}")
+        return ORJSONResponse({"success": True, "received": res.received, "duplicates": res.duplicates})
+
+    def route(kind: str, model: type | None):
+        async def endpoint(request: Request) -> ORJSONResponse:
+            return await handle(request, kind)
+
+        endpoint.__name__ = f"ingest_{kind}"
+        extra = {}
+        if model is not None:
+            extra = {
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                }
+            }
+        router.add_api_route(
+            f"/v1/{kind}",
+            endpoint,
+            methods=["POST"],
+            summary=f"Segment-compatible {kind}",
+            openapi_extra=extra,
+            responses={400: {"description": "invalid message (names the field)"}, 401: {"description": "no or bad key"},
+                       413: {"description": "over 32 KB a message or 500 KB a batch"}},
+        )
+
+    for kind, model in (("track", TrackIn), ("identify", IdentifyIn), ("page", PageIn), ("screen", PageIn),
+                        ("group", GroupIn), ("alias", AliasIn), ("batch", BatchIn), ("import", BatchIn)):
+        route(kind, model)
+    return router
+
+
+OPENAPI_MODELS = (TrackIn, IdentifyIn, PageIn, GroupIn, AliasIn, BatchIn)

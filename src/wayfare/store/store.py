@@ -1,0 +1,270 @@
+"""The store: one DuckDB file, migrated forward, every row tagged with its workspace.
+
+Only this module opens connections. Domains receive a :class:`Scope` (one workspace of one store) and
+query through it: ``scope.df("SELECT ... FROM events")`` sees only that workspace's rows, because the
+scope wraps every tenant table in a CTE that filters on ``workspace_id``. No call site writes the
+filter by hand, so no call site can forget it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import NotFound, StoreError, ValidationError
+
+__all__ = ["Store", "Scope", "DEFAULT_WORKSPACE", "TENANT_TABLES", "open_store", "default_db_path"]
+
+DEFAULT_WORKSPACE = "default"
+# tables whose rows belong to one workspace; domains add theirs with register_tenant_table()
+TENANT_TABLES: list[str] = ["events", "profiles", "identities", "merges", "imports", "api_keys"]
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def default_db_path() -> str:
+    return os.environ.get("WAYFARE_DB", "wayfare.db")
+
+
+def register_tenant_table(name: str) -> None:
+    """Domains that own tables (flows, inbox, ...) register them so scopes filter them too."""
+    if name not in TENANT_TABLES:
+        TENANT_TABLES.append(name)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    out = []
+    for entry in resources.files("wayfare.store.migrations").iterdir():
+        m = re.match(r"^(\d+)_.*\.sql$", entry.name)
+        if m:
+            out.append((int(m.group(1)), entry.name, entry.read_text()))
+    return sorted(out)
+
+
+_EXTRA_MIGRATIONS: list[tuple[int, str, str]] = []
+
+
+def register_migration(version: int, name: str, sql: str) -> None:
+    """A domain package may ship a numbered migration of its own (versions 100+ per domain block)."""
+    if all(v != version for v, _, _ in _EXTRA_MIGRATIONS):
+        _EXTRA_MIGRATIONS.append((version, name, sql))
+
+
+class Store:
+    """An open wayfare store. Thread-safe for one writer: writes take ``write_lock``."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False):
+        self.path = str(path or default_db_path())
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as e:
+            msg = str(e)
+            if "lock" in msg.lower():
+                raise StoreError(
+                    f"{self.path} is in use by another wayfare process (probably `wayfare serve`); "
+                    "stop it or use its HTTP API"
+                ) from e
+            raise StoreError(f"cannot open {self.path}: {msg}") from e
+        self.write_lock = threading.RLock()
+        self.read_only = read_only
+        if not read_only:
+            self.migrate()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        try:
+            self._con.close()
+        except duckdb.Error:
+            pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def checkpoint(self) -> None:
+        with self.write_lock:
+            self._con.execute("CHECKPOINT")
+
+    # -- schema ----------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+        done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+        pending = [m for m in sorted(_migrations() + _EXTRA_MIGRATIONS) if m[0] not in done]
+        for version, name, sql in pending:
+            con.execute("BEGIN")
+            try:
+                for stmt in _split_sql(sql):
+                    con.execute(stmt)
+                con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, utcnow()])
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                con.execute("ROLLBACK")
+                raise StoreError(f"migration {name} failed: {e}") from e
+        if not con.execute("SELECT 1 FROM workspaces WHERE name = ?", [DEFAULT_WORKSPACE]).fetchone():
+            self.create_workspace(DEFAULT_WORKSPACE)
+        return self.schema_version()
+
+    def schema_version(self) -> int:
+        row = self._con.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0] or 0)
+
+    # -- workspaces ------------------------------------------------------------------------------
+    def create_workspace(self, name: str) -> str:
+        if not _NAME_RE.match(name or ""):
+            raise ValidationError(
+                "a workspace name is 1-63 lower-case letters, digits, '-' or '_'", where=f"workspace {name!r}"
+            )
+        with self.write_lock:
+            if self._con.execute("SELECT 1 FROM workspaces WHERE name = ?", [name]).fetchone():
+                raise ValidationError("a workspace of that name already exists", where=f"workspace {name!r}")
+            wid = "ws_" + uuid.uuid4().hex[:12]
+            self._con.execute("INSERT INTO workspaces VALUES (?, ?, ?, ?)", [wid, name, "{}", utcnow()])
+        return wid
+
+    def workspaces(self) -> list[dict[str, Any]]:
+        rows = self._con.execute("SELECT id, name, created_at FROM workspaces ORDER BY created_at, name").fetchall()
+        return [{"id": r[0], "name": r[1], "created_at": r[2].isoformat()} for r in rows]
+
+    def workspace_id(self, name: str) -> str:
+        row = self._con.execute("SELECT id FROM workspaces WHERE name = ? OR id = ?", [name, name]).fetchone()
+        if not row:
+            known = ", ".join(w["name"] for w in self.workspaces())
+            raise NotFound(f"no workspace {name!r} (known: {known}); create it with `wayfare workspace create {name}`")
+        return row[0]
+
+    def scope(self, workspace: str = DEFAULT_WORKSPACE) -> Scope:
+        return Scope(self, self.workspace_id(workspace), workspace)
+
+    # -- raw access for the store package and for scopes -----------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread's reads (DuckDB connections are not shared across threads)."""
+        return self._con.cursor()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.write_lock:
+            self._con.execute("BEGIN")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+
+
+def _split_sql(sql: str) -> list[str]:
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+_WITH_RE = re.compile(r"^\s*WITH\s+(RECURSIVE\s+)?", re.IGNORECASE)
+
+
+class Scope:
+    """One workspace of one store: every read and write through it is confined to that workspace."""
+
+    def __init__(self, store: Store, workspace_id: str, name: str):
+        self.store = store
+        self.workspace_id = workspace_id
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Scope({self.name!r}, {self.store.path!r})"
+
+    # reads -------------------------------------------------------------------------------------
+    def _wrap(self, sql: str, tables: Iterable[str] | None = None) -> str:
+        names = [t for t in (tables or TENANT_TABLES) if re.search(rf"\b{t}\b", sql)]
+        if not names:
+            return sql
+        ctes = ", ".join(f"{t} AS (SELECT * FROM main.{t} WHERE workspace_id = $__ws)" for t in names)
+        m = _WITH_RE.match(sql)
+        if m:
+            rec = "RECURSIVE " if m.group(1) else ""
+            return f"WITH {rec}{ctes}, {sql[m.end():]}"
+        return f"WITH {ctes} {sql}"
+
+    def _params(self, params: dict[str, Any] | None) -> dict[str, Any]:
+        p = dict(params or {})
+        p["__ws"] = self.workspace_id
+        return p
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None, con: Any = None) -> duckdb.DuckDBPyConnection:
+        """Run a read query (named parameters, ``$name``) confined to this workspace."""
+        c = con or self.store.cursor()
+        return c.execute(self._wrap(sql), self._params(params))
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: dict[str, Any] | None = None) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.execute(sql, params).df()
+
+    def arrow(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        res = self.execute(sql, params)
+        t = res.fetch_arrow_table() if hasattr(res, "fetch_arrow_table") else res.arrow()
+        return t.read_all() if hasattr(t, "read_all") else t
+
+    def ibis(self, table: str):
+        """An Ibis table expression over this workspace's rows of ``table``."""
+        import ibis
+
+        be = ibis.duckdb.from_connection(self.store.con)
+        t = be.table(table)
+        return t.filter(t.workspace_id == self.workspace_id)
+
+    # writes ------------------------------------------------------------------------------------
+    def write(self, sql: str, params: dict[str, Any] | None = None, con: Any = None) -> duckdb.DuckDBPyConnection:
+        """Run a statement that names ``$__ws`` where it must be confined (UPDATE/DELETE ... WHERE workspace_id = $__ws)."""
+        if "$__ws" not in sql:
+            raise StoreError("a write through a scope must filter on workspace_id = $__ws")
+        c = con or self.store.con
+        with self.store.write_lock:
+            return c.execute(sql, self._params(params))
+
+    def insert_arrow(self, table: str, data: pa.Table, *, on_conflict: str = "error", con: Any = None) -> None:
+        """Insert an Arrow table (without workspace_id) into ``table``; the scope adds the workspace."""
+        data = data.add_column(0, "workspace_id", pa.array([self.workspace_id] * data.num_rows, pa.string()))
+        c = con or self.store.con
+        verb = {"error": "INSERT", "ignore": "INSERT OR IGNORE", "replace": "INSERT OR REPLACE"}[on_conflict]
+        cols = ", ".join(data.column_names)
+        with self.store.write_lock:
+            c.register("__wf_insert", data)
+            try:
+                c.execute(f"{verb} INTO main.{table} ({cols}) SELECT {cols} FROM __wf_insert")
+            finally:
+                c.unregister("__wf_insert")
+
+    def transaction(self):
+        return self.store.transaction()
+
+
+def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+    return Store(path, read_only=read_only)

@@ -1,0 +1,129 @@
+"""The FastAPI application: the ingest API, the admin API and (as they land) the dashboard pages.
+
+``wayfare serve`` is the one process that writes the store: the group committer for ingest and any
+background engines (the flow scheduler) start and stop with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import ORJSONResponse
+
+from ..errors import AuthError
+from ..ingest.batcher import GroupCommitter
+from ..ingest.routes import OPENAPI_MODELS, key_from_request, make_router
+from ..store import Store, verify_key
+
+__all__ = ["create_app", "AppState", "STARTUP_HOOKS", "ROUTER_FACTORIES"]
+log = logging.getLogger("wayfare.web")
+
+
+class AppState:
+    """What routers and background engines share: the store and the committer."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.committer: GroupCommitter | None = None
+        self.background: list[Any] = []
+
+
+# Domains plug in here (imported by web, never the other way round).
+ROUTER_FACTORIES: list[Callable[[AppState], Any]] = []
+# Each hook is called with the state at start-up and returns a callable to run at shutdown (or None).
+STARTUP_HOOKS: list[Callable[[AppState], Callable[[], None] | None]] = []
+
+
+def create_app(store: Store) -> FastAPI:
+    state = AppState(store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.committer = GroupCommitter(store)
+        stops = []
+        for hook in STARTUP_HOOKS:
+            stop = hook(state)
+            if stop:
+                stops.append(stop)
+        try:
+            yield
+        finally:
+            for stop in reversed(stops):
+                with contextlib.suppress(Exception):
+                    stop()
+            state.committer.close()
+            with contextlib.suppress(Exception):
+                store.checkpoint()
+
+    app = FastAPI(title="wayfare", version=_version(), lifespan=lifespan, default_response_class=ORJSONResponse)
+    app.state.wayfare = state
+
+    class _LazyCommitter:
+        def submit(self, ws: str, rows: list[dict]):
+            assert state.committer is not None, "the app was not started"
+            return state.committer.submit(ws, rows)
+
+    app.include_router(make_router(store, _LazyCommitter()))  # type: ignore[arg-type]
+
+    @app.get("/health", tags=["admin"])
+    def health() -> dict:
+        return {"ok": True, "schema_version": store.schema_version()}
+
+    @app.get("/v1/status", tags=["admin"])
+    def status(request: Request) -> ORJSONResponse:
+        from ..ingest.status import store_status
+
+        try:
+            key = verify_key(store, key_from_request(request), need="admin")
+        except AuthError as e:
+            return ORJSONResponse({"error": str(e)}, status_code=401)
+        name = next(w["name"] for w in store.workspaces() if w["id"] == key.workspace_id)
+        return ORJSONResponse(store_status(store.scope(name)))
+
+    for factory in ROUTER_FACTORIES:
+        app.include_router(factory(state))
+
+    _add_openapi_models(app)
+    return app
+
+
+def _add_openapi_models(app: FastAPI) -> None:
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in OPENAPI_MODELS:
+            s = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in s.pop("$defs", {}).items():
+                comps.setdefault(name, sub)
+            comps[model.__name__] = s
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    import uvicorn
+
+    store = Store(store_path)
+    app = create_app(store)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    try:
+        server.run()
+    finally:
+        store.close()
