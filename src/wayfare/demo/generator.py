@@ -22,7 +22,15 @@ import pyarrow as pa
 from ..errors import ValidationError
 from ..store import Scope
 from .businesses import (
-    BUSINESSES, CITIES, COMMENTS, DISCOVERY, DISCOVERY_CHANNEL, DISCOVERY_EVENT, FIRST, LAST, STAGE_OF_EVENT,
+    BUSINESSES,
+    CITIES,
+    COMMENTS,
+    DISCOVERY,
+    DISCOVERY_CHANNEL,
+    DISCOVERY_EVENT,
+    FIRST,
+    LAST,
+    STAGE_OF_EVENT,
 )  # fmt: skip
 
 __all__ = ["generate"]

@@ -20,7 +20,18 @@ from fastapi.responses import ORJSONResponse
 from ..errors import AuthError, ValidationError
 from ..store import Store, verify_key
 from .batcher import GroupCommitter
-from .messages import MAX_BATCH_BYTES, AliasIn, BatchIn, GroupIn, IdentifyIn, PageIn, TooLarge, TrackIn, check_message, to_row
+from .messages import (
+    MAX_BATCH_BYTES,
+    AliasIn,
+    BatchIn,
+    GroupIn,
+    IdentifyIn,
+    PageIn,
+    TooLarge,
+    TrackIn,
+    check_message,
+    to_row,
+)
 
 __all__ = ["make_router", "key_from_request"]
 

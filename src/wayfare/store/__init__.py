@@ -1,5 +1,6 @@
 """Connections, schema and migrations, and the tenant-scoped access every domain goes through."""
 
+from .keys import create_key, list_keys, revoke_key, verify_key
 from .store import (
     DEFAULT_WORKSPACE,
     TENANT_TABLES,
@@ -11,7 +12,6 @@ from .store import (
     register_tenant_table,
     utcnow,
 )
-from .keys import create_key, list_keys, revoke_key, verify_key
 
 __all__ = [
     "DEFAULT_WORKSPACE",

@@ -84,6 +84,7 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {msg}") from e
         self.write_lock = threading.RLock()
         self.read_only = read_only
+        self._tenant_tables: list[str] | None = None
         if not read_only:
             self.migrate()
 
@@ -110,6 +111,7 @@ class Store:
         con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
         done = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
         pending = [m for m in sorted(_migrations() + _EXTRA_MIGRATIONS) if m[0] not in done]
+        self._tenant_tables = None
         for version, name, sql in pending:
             con.execute("BEGIN")
             try:
@@ -123,6 +125,16 @@ class Store:
         if not con.execute("SELECT 1 FROM workspaces WHERE name = ?", [DEFAULT_WORKSPACE]).fetchone():
             self.create_workspace(DEFAULT_WORKSPACE)
         return self.schema_version()
+
+    def tenant_tables(self) -> list[str]:
+        """Every table with a ``workspace_id`` column: scopes confine reads of these to one workspace."""
+        if self._tenant_tables is None:
+            rows = self._con.execute(
+                "SELECT DISTINCT table_name FROM information_schema.columns "
+                "WHERE column_name = 'workspace_id' AND table_schema = 'main' AND table_catalog = current_database()"
+            ).fetchall()
+            self._tenant_tables = sorted({r[0] for r in rows} | set(TENANT_TABLES), key=lambda t: (-len(t), t))
+        return self._tenant_tables
 
     def schema_version(self) -> int:
         row = self._con.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -198,7 +210,7 @@ class Scope:
 
     # reads -------------------------------------------------------------------------------------
     def _wrap(self, sql: str, tables: Iterable[str] | None = None) -> str:
-        names = [t for t in (tables or TENANT_TABLES) if re.search(rf"\b{t}\b", sql)]
+        names = [t for t in (tables or self.store.tenant_tables()) if re.search(rf"\b{t}\b", sql)]
         if not names:
             return sql
         ctes = ", ".join(f"{t} AS (SELECT * FROM main.{t} WHERE workspace_id = $__ws)" for t in names)

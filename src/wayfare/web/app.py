@@ -7,6 +7,7 @@ background engines (the flow scheduler) start and stop with the app's lifespan.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -30,8 +31,11 @@ class AppState:
         self.store = store
         self.committer: GroupCommitter | None = None
         self.background: list[Any] = []
+        # api_<domain>.register() may append start-up hooks: hook(state) -> stop callable or None
+        self.startup: list[Callable[[AppState], Callable[[], None] | None]] = []
 
 
+PLUGINS = ("privacy", "automate", "assistant", "analytics", "journey", "predict", "growth", "dashboard")
 # Domains plug in here (imported by web, never the other way round).
 ROUTER_FACTORIES: list[Callable[[AppState], Any]] = []
 # Each hook is called with the state at start-up and returns a callable to run at shutdown (or None).
@@ -45,7 +49,7 @@ def create_app(store: Store) -> FastAPI:
     async def lifespan(app: FastAPI):
         state.committer = GroupCommitter(store)
         stops = []
-        for hook in STARTUP_HOOKS:
+        for hook in STARTUP_HOOKS + state.startup:
             stop = hook(state)
             if stop:
                 stops.append(stop)
@@ -86,6 +90,15 @@ def create_app(store: Store) -> FastAPI:
 
     for factory in ROUTER_FACTORIES:
         app.include_router(factory(state))
+    # domains' HTTP surfaces live in web/api_<domain>.py, each with register(app, state)
+    for mod in PLUGINS:
+        try:
+            m = importlib.import_module(f"{__package__}.api_{mod}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.api_{mod}":
+                raise
+            continue
+        m.register(app, state)
 
     _add_openapi_models(app)
     return app
