@@ -25,18 +25,23 @@ def normalize_email(raw: object) -> str | None:
     return s if _EMAIL_RE.match(s) else None
 
 
-@functools.lru_cache(maxsize=200_000)
 def normalize_phone(raw: object, region: str | None = None) -> str | None:
-    """E.164 (``+447700900123``) or ``None`` when it cannot be a phone number."""
+    """E.164 (``+447700900123``) or ``None`` when it cannot be a phone number. Numbers without a country code
+    are read in ``region`` (default: ``$WAYFARE_DEFAULT_REGION``, else US)."""
     if raw is None:
         return None
-    s = str(raw).strip()
+    return _phone(str(raw), region or default_region())
+
+
+@functools.lru_cache(maxsize=200_000)
+def _phone(raw: str, region: str) -> str | None:
+    s = raw.strip()
     if not s or sum(c.isdigit() for c in s) < 6:
         return None
     if s.startswith("00"):
         s = "+" + s[2:]
     try:
-        num = phonenumbers.parse(s, None if s.startswith("+") else (region or default_region()))
+        num = phonenumbers.parse(s, None if s.startswith("+") else region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(num):

@@ -227,7 +227,7 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
                 plan.error(int(lines[i]), col, "not a number", v)
     extra_cols = [(c, f.split(".", 1)[0], f.split(".", 1)[1]) for c, f in mapping.items()
                   if f.startswith(("properties.", "traits."))]
-    typed = {c: _typed(df[c]) if df[c].dtype == object and not isinstance(df[c].iloc[0] if n else "", list) else df[c]
+    typed = {c: _typed(df[c]) if n and isinstance(df[c].iloc[0], str) and pd.api.types.is_string_dtype(df[c]) else df[c]
              for c, _, _ in extra_cols}
 
     def col(f: str) -> list | None:
@@ -245,6 +245,7 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
     raw_rows = df.drop(columns="__line").astype(str).agg("\x1f".join, axis=1).tolist() if mids is None else None
     rows: list[dict] = []
     bad_email_lines = 0
+    anonymous_rows = 0
     for i in range(n):
         props: dict[str, Any] = {}
         traits: dict[str, Any] = {}
@@ -282,7 +283,9 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
             traits["first_name"] = firsts[i].strip()
         if lasts and lasts[i]:
             traits["last_name"] = lasts[i].strip()
-        if not ids:
+        if not ids and pre.allow_anonymous:
+            anonymous_rows += 1
+        elif not ids:
             plan.error(int(lines[i]), ", ".join(by_field.get(f, f) for f in _IDENT_FIELDS if f in by_field),
                        "no identifier for this row (all identifier columns empty or invalid)")
             continue
@@ -324,6 +327,8 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
             "traits": traits,
             "_ids": ids,
         })
+    if anonymous_rows:
+        plan.warnings.append(f"{anonymous_rows} rows name no customer (e.g. cash sales); kept as events of no known person")
     if bad_email_lines:
         plan.warnings.append(f"{bad_email_lines} rows had an email that is not an address; kept the row without it")
     if plan.errors:

@@ -33,6 +33,8 @@ class Preset:
     # (row, properties) -> event name or None to keep the default; may edit properties in place
     row_hook: Callable[[dict[str, Any], dict[str, Any]], str | None] | None = None
     example: str = ""
+    # rows with no identifier are kept as events of no known person (a cash sale at the till) instead of refused
+    allow_anonymous: bool = False
 
     def column_for(self, header: str) -> str | None:
         h = header.strip().lower()

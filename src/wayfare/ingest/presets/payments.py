@@ -43,6 +43,7 @@ SQUARE_PAYMENTS = Preset(
     channel="pos",
     source="square",
     id_kind="square_customer",
+    allow_anonymous=True,
     prepare=_square_time,
     row_hook=_square_event,
     example="wayfare import transactions-2026.csv --preset square-payments",

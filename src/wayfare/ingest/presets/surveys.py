@@ -13,7 +13,7 @@ from .base import Preset
 
 _NPS = re.compile(r"recommend|likely.*(friend|colleague)", re.I)
 _CSAT = re.compile(r"satisf", re.I)
-_CES = re.compile(r"\beas(y|ily|e)\b|effort", re.I)
+_CES = re.compile(r"(^|[^a-z])eas(y|ily|e)([^a-z]|$)|effort", re.I)
 
 
 def _num(v: Any) -> float | None:
