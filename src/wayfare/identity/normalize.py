@@ -53,6 +53,8 @@ def normalize_id(raw: object) -> str | None:
     """A customer id as text: trimmed, and ``17850.0`` (a float that came through a spreadsheet) as ``17850``."""
     if raw is None:
         return None
+    if type(raw) is str and "." not in raw and raw.strip() == raw and raw:  # the common case, fast
+        return raw if raw.lower() not in ("nan", "none", "null") else None
     if isinstance(raw, float):
         if raw != raw:  # NaN
             return None

@@ -115,14 +115,15 @@ def check_message(m: Any, where: str, type_: str | None = None, size: int | None
         raise ValidationError("group needs groupId", where=f"{where}.groupId")
     for key in ("properties", "traits", "context", "integrations"):
         _obj(m, key, where)
-    for key in ("timestamp", "sentAt", "originalTimestamp", "receivedAt"):
+    parsed = {}
+    for key in ("timestamp", "sentAt", "originalTimestamp"):
         if m.get(key) is not None:
-            parse_time(m[key], f"{where}.{key}")
+            parsed[key] = parse_time(m[key], f"{where}.{key}")
     mid = m.get("messageId")
     if mid is not None and (not isinstance(mid, str | int) or isinstance(mid, bool) or len(str(mid)) > 200):
         raise ValidationError("messageId must be a string of at most 200 characters", where=f"{where}.messageId")
-    if m.get("type") != t:
-        m = {**m, "type": t}
+    if m.get("type") != t or parsed:
+        m = {**m, "type": t, "__times": parsed}
     return m
 
 
@@ -190,12 +191,13 @@ def to_row(m: dict, received_at: dt.datetime, source: str, default_channel: str 
         traits = ctx["traits"]
     uid = normalize_id(m.get("userId"))
     aid = normalize_id(m.get("anonymousId"))
-    ts_raw = m.get("timestamp") or m.get("originalTimestamp")
-    if ts_raw is not None:
-        ts = parse_time(ts_raw, "timestamp")
-        sent = m.get("sentAt")
-        if sent is not None and m.get("timestamp") is None:
-            ts = ts + (received_at - parse_time(sent, "sentAt"))
+    times = m.get("__times")
+    if times is None:
+        times = {k: parse_time(m[k], k) for k in ("timestamp", "sentAt", "originalTimestamp") if m.get(k) is not None}
+    ts = times.get("timestamp") or times.get("originalTimestamp")
+    if ts is not None:
+        if "sentAt" in times and "timestamp" not in times:
+            ts = ts + (received_at - times["sentAt"])
     else:
         ts = received_at
     mid = m.get("messageId")

@@ -1,0 +1,136 @@
+"""Foundation benchmarks: HTTP batch ingest (wrk from a second process over loopback), the bare DuckDB append
+of the same events, CSV import rows/s, demo generation time, and the core install's size.
+
+    .venv/bin/python benchmarks/run.py [--quick]
+
+Prints one JSON document; paste the figures into benchmarks/RESULTS.md with the machine and date.
+Other domains' benchmarks are benchmarks/bench_*.py, each runnable on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def wayfare(*args: str, db: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", *args], capture_output=True, text=True,
+                          check=True)
+
+
+def bench_demo(tmp: Path, customers: int) -> dict:
+    db = tmp / "demo.db"
+    t0 = time.perf_counter()
+    out = json.loads(wayfare("demo", "--business", "restaurant", "--customers", str(customers), "--seed", "1",
+                             "--json", db=db).stdout)
+    secs = time.perf_counter() - t0
+    return {"customers": customers, "events": out["events"], "seconds": round(secs, 2),
+            "events_per_s": round(out["events"] / secs)}
+
+
+def bench_csv(tmp: Path) -> dict:
+    db = tmp / "csv.db"
+    path = SHARED / "online_retail" / "online_retail.csv.gz"
+    t0 = time.perf_counter()
+    out = json.loads(wayfare("import", str(path), "--map", "InvoiceNo=anonymous_id", "--map", "CustomerID=user_id",
+                             "--event", "Product Purchased", "--json", db=db).stdout)
+    secs = time.perf_counter() - t0
+    return {"file": path.name, "rows": out["rows"], "seconds": round(secs, 2), "rows_per_s": round(out["rows"] / secs)}
+
+
+def bench_bare_append(tmp: Path, n: int = 1_000_000) -> dict:
+    """The storage limit: the same event rows appended to the same table shape, with no HTTP and no Python per event."""
+    import duckdb
+
+    con = duckdb.connect(str(tmp / "bare.db"))
+    con.execute("CREATE TABLE events (workspace_id VARCHAR, message_id VARCHAR, seq BIGINT, type VARCHAR, event VARCHAR, "
+                "user_id VARCHAR, person_id VARCHAR, ts TIMESTAMP, revenue DOUBLE, properties JSON, "
+                "PRIMARY KEY (workspace_id, message_id))")
+    batch = 10_000
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        con.execute(
+            f"INSERT INTO events SELECT 'ws', 'm' || i, i, 'track', 'Order Completed', 'u' || (i % 5000), "
+            f"'p' || (i % 5000), TIMESTAMP '2026-11-20 12:00:00', i % 50, '{{\"channel\":\"web\"}}' "
+            f"FROM range({start}, {start + batch}) t(i)")
+    secs = time.perf_counter() - t0
+    con.close()
+    return {"events": n, "batch": batch, "seconds": round(secs, 2), "events_per_s": round(n / secs)}
+
+
+def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
+    if not shutil.which("wrk"):
+        return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
+    from wayfare.store import Store, create_key
+
+    db = tmp / "http.db"
+    with Store(db) as s:
+        key = create_key(s, "default", "ingest")["key"]
+    port = 18000 + os.getpid() % 1000
+    srv = subprocess.Popen([sys.executable, "-m", "wayfare", f"--db={db}", "serve", "--port", str(port)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    import httpx
+
+    for _ in range(100):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    env = {**os.environ, "WAYFARE_KEY": base64.b64encode(f"{key}:".encode()).decode()}
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                          str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}"], capture_output=True, text=True,
+                         env=env).stdout
+    srv.terminate()
+    srv.wait(60)
+    with Store(db) as s:
+        stored = s.scope().one("SELECT count(*) FROM events")[0]
+    reqs = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def lat(p: str) -> str:
+        m = re.search(rf"\s{p}%\s+([\d.]+\w+)", out)
+        return m.group(1) if m else "?"
+
+    return {"seconds": seconds, "connections": connections, "events_per_request": 100,
+            "events_per_s": round(reqs * 100), "p50": lat("50"), "p99": lat("99"),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0, "events_stored": stored}
+
+
+def venv_size() -> str:
+    out = subprocess.run(["du", "-sh", sys.prefix], capture_output=True, text=True).stdout.split()
+    return out[0] if out else "?"
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    tmp = Path(tempfile.mkdtemp(prefix="wayfare-bench-"))
+    res = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "date": dt.date.today().isoformat(),
+        "http_ingest": bench_http(tmp, seconds=5 if quick else 20),
+        "bare_duckdb_append": bench_bare_append(tmp, 200_000 if quick else 1_000_000),
+        "csv_import": bench_csv(tmp),
+        "demo_generation": bench_demo(tmp, 10_000 if quick else 100_000),
+        "venv_size": venv_size(),
+    }
+    print(json.dumps(res, indent=2))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
