@@ -91,10 +91,12 @@ class IdentityResolver:
         self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: list[dt.datetime]
     ) -> Resolution:
         """Person id per message; writes new identities, merges and the merge log through ``con``."""
-        all_ids: set[Ident] = {i for ids in per_message for i in ids}
+        keys = [tuple(ids) for ids in per_message]
+        distinct = set(keys)  # a batch repeats the same few identifier lists many times: union each once
+        all_ids: set[Ident] = {i for ids in distinct for i in ids}
         known = self._lookup(con, all_ids)
         uf = _UF()
-        for ids in per_message:
+        for ids in distinct:
             if not ids:
                 continue
             head = ids[0]
@@ -125,15 +127,15 @@ class IdentityResolver:
 
         new_rows_k, new_rows_v, new_rows_p, new_rows_t = [], [], [], []
         first_time: dict[Ident, dt.datetime] = {}
-        for ids, ts in zip(per_message, seen_at, strict=True):
-            if not ids:
-                res.person_ids.append(None)  # type: ignore[arg-type]
-                continue
-            pid = comp_person[uf.find(ids[0])]
-            res.person_ids.append(pid)
+        person_of: dict[tuple, str | None] = {k: (comp_person[uf.find(k[0])] if k else None) for k in distinct}
+        for ids, ts in zip(keys, seen_at, strict=True):
+            pid = person_of[ids]
+            res.person_ids.append(pid)  # type: ignore[arg-type]
             for ident in ids:
-                if ident not in known and ident not in first_time:
-                    first_time[ident] = ts
+                if ident not in known:
+                    prev = first_time.get(ident)
+                    if prev is None or ts < prev:
+                        first_time[ident] = ts
         known_people = set(known.values())
         for pid, ts in zip(res.person_ids, seen_at, strict=True):
             if pid is not None and pid not in known_people:
