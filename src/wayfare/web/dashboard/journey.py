@@ -1,0 +1,89 @@
+"""Journey map: the stage × channel grid of who did what, the emotion curve across stages, per persona;
+each cell opens the people and events behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ...errors import ValidationError
+from ...store import Scope
+from .base import Ctx, page
+from .common import FEEDBACK_SCORE_SQL, STAGE_ORDER, anchor, persona_list, stage_case_sql
+
+WINDOW_DAYS = 180
+_PERSONA = "coalesce(p.traits->>'persona', p.traits->>'demo_persona')"
+
+
+def _filter(persona: str) -> tuple[str, str]:
+    if not persona:
+        return "", ""
+    return " JOIN profiles p ON p.person_id = e.person_id", f" AND {_PERSONA} = $persona"
+
+
+def journey_map(scope: Scope, persona: str = "") -> dict:
+    now = anchor(scope)
+    join, where = _filter(persona)
+    params = {"s": now - dt.timedelta(days=WINDOW_DAYS), "persona": persona} if persona else {
+        "s": now - dt.timedelta(days=WINDOW_DAYS)}
+    stage = stage_case_sql("e.event")
+    rows = scope.rows(
+        f"""WITH ev AS (SELECT e.person_id, {stage} AS stage, coalesce(e.channel, 'unknown') AS channel, e.event,
+                               {FEEDBACK_SCORE_SQL.replace('properties', 'e.properties')} AS score
+                        FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where})
+            SELECT stage, channel, count(DISTINCT person_id), count(*), mode(event) FROM ev GROUP BY 1, 2""",
+        params)
+    moods = dict(scope.rows(
+        f"""WITH ev AS (SELECT e.person_id, {stage} AS stage,
+                               {FEEDBACK_SCORE_SQL.replace('properties', 'e.properties')} AS score
+                        FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where}),
+                 fb AS (SELECT person_id, avg(score) s FROM ev WHERE score IS NOT NULL GROUP BY 1),
+                 st AS (SELECT DISTINCT person_id, stage FROM ev)
+            SELECT stage, avg(s) FROM st JOIN fb USING (person_id) GROUP BY 1""", params))
+    stage_people = dict(scope.rows(
+        f"""SELECT {stage} st, count(DISTINCT e.person_id) FROM events e{join}
+            WHERE e.ts > $s AND e.person_id IS NOT NULL{where} GROUP BY 1""", params))
+    channels = sorted({r[1] for r in rows}, key=lambda c: -sum(r[2] for r in rows if r[1] == c))
+    top = max((r[2] for r in rows), default=1) or 1
+    cells = {(r[0], r[1]): {"people": r[2], "events": r[3], "top_event": r[4],
+                            "heat": min(5, int(6 * r[2] / top))} for r in rows}
+    grid = [{"channel": ch, "cells": [dict(stage=s, channel=ch, **cells.get((s, ch), {"people": 0, "events": 0,
+                                                                                      "top_event": None, "heat": 0}))
+                                      for s in STAGE_ORDER]} for ch in channels]
+    stages = [{"stage": s, "people": stage_people.get(s, 0),
+               "mood": None if moods.get(s) is None else round(10 * moods[s], 1)} for s in STAGE_ORDER]
+    return {"as_of": now, "window_days": WINDOW_DAYS, "persona": persona, "stages": stages, "grid": grid,
+            "empty": not rows}
+
+
+@page("/journey", "journey.html", "Journey map", nav="Journey map")
+def journey(ctx: Ctx) -> dict:
+    persona = ctx.arg("persona")
+    personas = ctx.cached("personas", lambda: persona_list(ctx.scope))
+    if persona and persona not in personas:
+        raise ValidationError("no such persona", where=f"persona {persona!r}")
+    data = ctx.cached(f"journey:{persona}", lambda: journey_map(ctx.scope, persona))
+    return {**data, "personas": personas}
+
+
+@page("/journey/cell", "journey_cell.html", "Journey cell")
+def cell(ctx: Ctx) -> dict:
+    stage_name, channel, persona = ctx.arg("stage"), ctx.arg("channel"), ctx.arg("persona")
+    if stage_name not in STAGE_ORDER:
+        raise ValidationError(f"stage must be one of {', '.join(STAGE_ORDER)}", where=f"stage {stage_name!r}")
+    scope = ctx.scope
+    now = anchor(scope)
+    join, where = _filter(persona)
+    params = {"s": now - dt.timedelta(days=WINDOW_DAYS), "st": stage_name, "ch": channel}
+    if persona:
+        params["persona"] = persona
+    stage = stage_case_sql("e.event")
+    base = (f"FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where} AND {stage} = $st "
+            f"AND coalesce(e.channel, 'unknown') = $ch")
+    events = scope.rows(f"SELECT e.event, count(*), count(DISTINCT e.person_id) {base} GROUP BY 1 ORDER BY 2 DESC", params)
+    people = scope.rows(
+        f"""WITH c AS (SELECT e.person_id, count(*) n, max(e.ts) last {base} GROUP BY 1 ORDER BY last DESC LIMIT 50)
+            SELECT c.person_id, c.n, c.last, pr.traits->>'name', pr.traits->>'email'
+            FROM c LEFT JOIN profiles pr ON pr.person_id = c.person_id ORDER BY c.last DESC""", params)
+    return {"title": f"{stage_name} · {channel}", "stage": stage_name, "channel": channel, "persona": persona,
+            "events": [{"event": r[0], "count": r[1], "people": r[2]} for r in events],
+            "people": [{"person_id": r[0], "events": r[1], "last": r[2], "name": r[3], "email": r[4]} for r in people]}
