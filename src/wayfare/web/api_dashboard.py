@@ -9,9 +9,10 @@ import threading
 import urllib.parse
 from importlib import resources
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, ORJSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import AuthError, NotFound, ValidationError, WayfareError
@@ -163,13 +164,27 @@ def register(app: FastAPI, state: AppState) -> None:
         resp.delete_cookie(auth.SESSION_COOKIE, path="/")
         return with_headers(resp)
 
+    @app.post("/workspace", include_in_schema=False)
+    async def switch(request: Request) -> Response:
+        sess = await run_in_threadpool(auth.load_session, store, request.cookies.get(auth.SESSION_COOKIE))
+        if sess is None:
+            return RedirectResponse("/login", status_code=303)
+        form = await request.form()
+        if not (_same_origin(request) and auth.check_csrf(sess.csrf, form.get("csrf"))):
+            return _forbidden("The form had expired; reload the page and try again.")
+        try:
+            await run_in_threadpool(auth.switch_workspace, store, sess, str(form.get("workspace") or ""))
+        except NotFound as e:
+            return RedirectResponse("/?" + urllib.parse.urlencode({"error": str(e)}), status_code=303)
+        return RedirectResponse("/", status_code=303)
+
     def get_endpoint(p: PageDef):
         def endpoint(request: Request) -> Response:
             fmt = request.query_params.get("format", "html")
             sess = auth.load_session(store, request.cookies.get(auth.SESSION_COOKIE))
             if sess is None:
                 if fmt == "json":
-                    return ORJSONResponse({"error": "sign in first"}, status_code=401)
+                    return _json({"error": "sign in first"}, 401)
                 target = "/login" if auth.has_users(store) else "/setup"
                 nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{target}?next={urllib.parse.quote(nxt)}", status_code=303)
@@ -230,12 +245,16 @@ def register(app: FastAPI, state: AppState) -> None:
     state.startup.append(warm)
 
 
+def _json(data: dict, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
 def _forbidden(text: str) -> Response:
     return render("auth_base.html", title="Not allowed", error=text, status=403)
 
 
 def _error_page(ctx: Ctx, fmt: str, status: int, text: str) -> Response:
     if fmt == "json":
-        return with_headers(ORJSONResponse({"error": text}, status_code=status))
+        return with_headers(_json({"error": text}, status))
     ctx.flash.append(Flash("error", text))
     return render_page(ctx, _ERROR_PAGE, {"_status": status, "status": status, "message": text}, "html")
