@@ -1,0 +1,182 @@
+"""An owner's first session in a real browser (Playwright driving Debian's chromium): first-run sign-up,
+import a CSV, open the journey map, build a funnel, find a customer and pause their automations, sort
+and export a table, hover and download a chart, use it at phone width, sign out and in with the
+keyboard. Screenshots of every page land in a temp dir; the console must stay free of errors."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from wayfare.demo.generator import generate
+from wayfare.store import Store
+
+from .conftest import LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PW = "correct horse battery staple"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fresh_server(tmp_path):
+    store = Store(tmp_path / "w.db")
+    generate(store.scope("default"), "restaurant", 300, seed=5)
+    srv = LiveServer(store).start()
+    yield srv
+    srv.stop()
+    store.close()
+
+
+def _orders_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["timestamp", "email", "event", "revenue"])
+        w.writerows(rows)
+    return path
+
+
+def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
+    assert shutil.which(CHROMIUM) or __import__("os").path.exists(CHROMIUM), "apt-get install -y chromium"
+    url, store = fresh_server.url, fresh_server.store
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        ctx = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True)
+        page = ctx.new_page()
+        page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+        # 1. first run: no account exists, so the owner creates one
+        page.goto(url + "/")
+        expect(page).to_have_url(url + "/setup?next=/")
+        page.fill("input[name=email]", "owner@example.org")
+        page.fill("input[name=password]", PW)
+        page.fill("input[name=password2]", PW)
+        shot("setup")
+        page.click("text=Create my account")
+        expect(page.locator(".flash.ok")).to_contain_text("Welcome")
+        expect(page.locator(".pain")).to_have_count(3)
+        shot("overview")
+
+        # 2. import a CSV: a file with a bad line is refused with its line number, a good one imported
+        bad = _orders_csv(tmp_path / "bad.csv", [["2026-11-01T12:00:00Z", "new.guest@example.org", "Order Completed", "20"],
+                                                 ["2026-11-02T12:00:00Z", "x@example.org", "Order Completed", "=HYPERLINK(1)"]])
+        page.click("nav >> text=Import")
+        page.set_input_files("input[name=file]", str(bad))
+        page.select_option("select[name=preset]", "generic")
+        page.click("text=Upload and check")
+        expect(page.locator("#review .flash.error")).to_contain_text("nothing was imported")
+        row = page.locator("#review table tbody tr").first
+        expect(row).to_contain_text("revenue")
+        assert row.locator("td").first.inner_text() == "3"  # the line in the file, header counted
+        shot("import-errors")
+        good = _orders_csv(tmp_path / "orders.csv", [
+            ["2026-11-01T12:00:00Z", "new.guest@example.org", "Order Completed", "20"],
+            ["2026-11-08T19:30:00Z", "new.guest@example.org", "Order Completed", "12.5"],
+            ["2026-11-09T19:30:00Z", "second.guest@example.org", "Order Completed", "31.5"]])
+        before = store.scope("default").one("SELECT count(*) FROM events")[0]
+        page.set_input_files("input[name=file]", str(good))
+        page.click("text=Upload and check")
+        expect(page.locator("#import-preview tbody tr")).to_have_count(3)
+        shot("import-preview")
+        assert store.scope("default").one("SELECT count(*) FROM events")[0] == before  # nothing before confirming
+        page.click("#confirm-import")
+        expect(page.locator(".flash.ok")).to_contain_text("Imported orders.csv: 3 new rows")
+        assert store.scope("default").one("SELECT count(*) FROM events")[0] == before + 3
+        shot("import-done")
+
+        # 3. the journey map, and a cell's people
+        page.click("nav >> text=Journey map")
+        expect(page.locator(".journey a.cell").first).to_be_visible()
+        shot("journey")
+        page.locator(".journey a.cell.heat5").first.click()
+        expect(page.locator("h2", has_text="Who they are")).to_be_visible()
+        assert page.locator("table tbody tr").count() > 0
+        shot("journey-cell")
+
+        # 4. build a funnel by picking events
+        page.click("nav >> text=Funnels")
+        page.select_option("#step0", "Menu Viewed")
+        page.select_option("#step1", "Table Booked")
+        page.select_option("#step2", "Order Completed")
+        page.fill("#window", "14")
+        page.select_option("#breakdown", "channel")
+        page.click("text=Show the funnel")
+        expect(page.locator("#funnel-result h2")).to_contain_text("people started")
+        assert "window=14" in page.url and page.locator("#funnel-result tbody tr").count() >= 1
+        shot("funnel")
+
+        # 5. find the imported customer and pause their automations
+        page.click("nav >> text=Customers")
+        page.fill("#q", "new.guest@example.org")
+        page.keyboard.press("Enter")
+        page.locator("table tbody tr a").first.click()
+        expect(page.locator("ol.timeline li")).to_have_count(2)
+        page.click("#pause-automations")
+        expect(page.locator(".flash.ok")).to_contain_text("paused")
+        expect(page.locator(".pill", has_text="Automations paused")).to_be_visible()
+        shot("customer")
+        assert store.scope("default").one(
+            "SELECT traits->>'automations_paused' FROM profiles p JOIN identities i USING (person_id) "
+            "WHERE i.kind = 'email' AND i.value = 'new.guest@example.org'")[0] == "true"
+
+        # 6. sort a table with the keyboard, export it as CSV (formula-safe)
+        page.click("nav >> text=Segments")
+        header = page.locator("table.sortable thead th button.sort", has_text="Customers")
+        header.focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("table.sortable thead th[aria-sort=ascending]")).to_have_count(1)
+        nums = [int(t.replace(",", "")) for t in page.locator("table.sortable tbody tr td:nth-child(2)").all_inner_texts()]
+        assert nums == sorted(nums)
+        with page.expect_download() as dl:
+            page.click("text=Download CSV")
+        text = open(dl.value.path(), encoding="utf-8-sig").read()
+        assert text.startswith("Segment,Customers") and "Champions" in text
+        assert page.evaluate("[wayfareCsvCell('=1+1'), wayfareCsvCell('@x'), wayfareCsvCell('-3'), wayfareCsvCell('a,b')]") \
+            == ["'=1+1", "'@x", "'-3", '"a,b"']
+        shot("segments")
+
+        # 7. hover a chart for its tooltip, and download it as SVG
+        page.click("nav >> text=Overview")
+        page.locator("figure.chart .mark").first.hover()
+        expect(page.locator("#tip")).to_be_visible()
+        assert ":" in page.locator("#tip").inner_text()
+        with page.expect_download() as dl:
+            page.locator("button.dl-svg").first.click()
+        svg = open(dl.value.path()).read()
+        assert svg.startswith("<?xml") and "<svg" in svg and dl.value.suggested_filename.endswith(".svg")
+
+        # 8. every page in the menu, then at phone width without sideways scrolling
+        for name in ("Paths", "Retention", "Feedback", "Predictions", "Automations", "Inbox", "Settings"):
+            page.click(f"nav >> text={name}")
+            expect(page.locator("h1")).to_contain_text(name if name != "Paths" else "Paths")
+            shot(name.lower())
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in ("/", "/journey", "/customers", "/funnels"):
+            page.goto(url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 392, path
+            shot("phone" + path.replace("/", "-"))
+        page.set_viewport_size({"width": 1280, "height": 860})
+
+        # 9. sign out, then back in with the keyboard only
+        page.click("text=Sign out")
+        expect(page).to_have_url(url + "/login?bye=1")
+        page.fill("input[name=email]", "owner@example.org")
+        page.fill("input[name=password]", PW)
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text("Overview")
+        browser.close()
+    assert errors == []
+    assert len(list(shots.glob("*.png"))) >= 20
