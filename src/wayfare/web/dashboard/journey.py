@@ -8,7 +8,7 @@ import datetime as dt
 from ...errors import ValidationError
 from ...store import Scope
 from .base import Ctx, page
-from .common import FEEDBACK_SCORE_SQL, STAGE_ORDER, anchor, persona_list, stage_case_sql
+from .common import FEEDBACK_SCORE_SQL, STAGE_ORDER, anchor, persona_list, stage_values_sql
 
 WINDOW_DAYS = 180
 _PERSONA = "coalesce(p.traits->>'persona', p.traits->>'demo_persona')"
@@ -25,23 +25,24 @@ def journey_map(scope: Scope, persona: str = "") -> dict:
     join, where = _filter(persona)
     params = {"s": now - dt.timedelta(days=WINDOW_DAYS), "persona": persona} if persona else {
         "s": now - dt.timedelta(days=WINDOW_DAYS)}
-    stage = stage_case_sql("e.event")
-    rows = scope.rows(
-        f"""WITH ev AS (SELECT e.person_id, {stage} AS stage, coalesce(e.channel, 'unknown') AS channel, e.event,
-                               {FEEDBACK_SCORE_SQL.replace('properties', 'e.properties')} AS score
-                        FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where})
-            SELECT stage, channel, count(DISTINCT person_id), count(*), mode(event) FROM ev GROUP BY 1, 2""",
-        params)
-    moods = dict(scope.rows(
-        f"""WITH ev AS (SELECT e.person_id, {stage} AS stage,
-                               {FEEDBACK_SCORE_SQL.replace('properties', 'e.properties')} AS score
-                        FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where}),
-                 fb AS (SELECT person_id, avg(score) s FROM ev WHERE score IS NOT NULL GROUP BY 1),
-                 st AS (SELECT DISTINCT person_id, stage FROM ev)
-            SELECT stage, avg(s) FROM st JOIN fb USING (person_id) GROUP BY 1""", params))
-    stage_people = dict(scope.rows(
-        f"""SELECT {stage} st, count(DISTINCT e.person_id) FROM events e{join}
-            WHERE e.ts > $s AND e.person_id IS NOT NULL{where} GROUP BY 1""", params))
+    stages = stage_values_sql(scope)
+    score = FEEDBACK_SCORE_SQL.replace("properties", "e.properties")
+    # one pass over the events: (person, stage, channel) with counts and the mean feedback score
+    per = scope.rows(
+        f"""WITH ev AS MATERIALIZED (
+                SELECT e.person_id, m.stage, coalesce(e.channel, 'unknown') AS channel, e.event, {score} AS score
+                FROM events e JOIN {stages} m ON m.event = e.event{join}
+                WHERE e.ts > $s AND e.person_id IS NOT NULL{where}),
+            fb AS (SELECT person_id, avg(score) s FROM ev WHERE score IS NOT NULL GROUP BY 1),
+            grid AS (SELECT 'grid' kind, stage, channel, count(DISTINCT person_id) people, count(*) n, mode(event) top,
+                            NULL::DOUBLE mood FROM ev GROUP BY 2, 3),
+            st AS (SELECT DISTINCT person_id, stage FROM ev),
+            mood AS (SELECT 'stage' kind, stage, NULL channel, count(*) people, NULL n, NULL top, avg(fb.s) mood
+                     FROM st LEFT JOIN fb USING (person_id) GROUP BY 2)
+            SELECT * FROM grid UNION ALL SELECT * FROM mood""", params)
+    rows = [(r[1], r[2], r[3], r[4], r[5]) for r in per if r[0] == "grid"]
+    moods = {r[1]: r[6] for r in per if r[0] == "stage"}
+    stage_people = {r[1]: r[3] for r in per if r[0] == "stage"}
     channels = sorted({r[1] for r in rows}, key=lambda c: -sum(r[2] for r in rows if r[1] == c))
     top = max((r[2] for r in rows), default=1) or 1
     cells = {(r[0], r[1]): {"people": r[2], "events": r[3], "top_event": r[4],
@@ -76,8 +77,8 @@ def cell(ctx: Ctx) -> dict:
     params = {"s": now - dt.timedelta(days=WINDOW_DAYS), "st": stage_name, "ch": channel}
     if persona:
         params["persona"] = persona
-    stage = stage_case_sql("e.event")
-    base = (f"FROM events e{join} WHERE e.ts > $s AND e.person_id IS NOT NULL{where} AND {stage} = $st "
+    base = (f"FROM events e JOIN {stage_values_sql(scope)} m ON m.event = e.event{join} "
+            f"WHERE e.ts > $s AND e.person_id IS NOT NULL{where} AND m.stage = $st "
             f"AND coalesce(e.channel, 'unknown') = $ch")
     events = scope.rows(f"SELECT e.event, count(*), count(DISTINCT e.person_id) {base} GROUP BY 1 ORDER BY 2 DESC", params)
     people = scope.rows(

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...store import Scope
 from .base import Ctx, page
-from .common import ORDER_SQL, anchor, safe_engine_call, stage_case_sql
+from .common import ORDER_SQL, anchor, safe_engine_call, stage_values_sql
 
 
 def _change(cur: float | None, prev: float | None) -> float | None:
@@ -82,10 +82,10 @@ def pain_points(scope: Scope, now: dt.datetime) -> list[dict[str, Any]]:
                     "detail": f"{det[0]:,} of {det[1]:,} survey answers in the last 90 days scored 0–6.{quote}",
                     "action": "Call or email each detractor within a day, and fix the commonest complaint first.",
                     "href": "/feedback", "cta": "See what they said"})
-    stage = stage_case_sql()
     browse = scope.one(
-        f"""WITH p AS (SELECT person_id, bool_or({stage} = 'Consider') considered, bool_or({ORDER_SQL}) bought
-                    FROM events WHERE ts > $s AND person_id IS NOT NULL GROUP BY 1)
+        f"""WITH p AS (SELECT person_id, bool_or(m.stage = 'Consider') considered, bool_or({ORDER_SQL}) bought
+                    FROM events e LEFT JOIN {stage_values_sql(scope)} m USING (event)
+                    WHERE ts > $s AND person_id IS NOT NULL GROUP BY 1)
             SELECT count(*) FILTER (WHERE considered AND NOT bought), count(*) FILTER (WHERE considered) FROM p""",
         {"s": q90})
     if browse and browse[1]:
