@@ -29,7 +29,7 @@ def users_create(
 
     The password is read from standard input so it never shows in the process list or shell history.
 
-    Example: echo 'correct horse battery staple' | wayfare users create --email owner@example.org --password-stdin --role owner
+    Example: wayfare users create --email owner@example.org --password-stdin --role owner < password.txt
     """
     if not password_stdin:
         raise ValidationError("pass the password on standard input with --password-stdin", where="--password-stdin")
