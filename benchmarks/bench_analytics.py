@@ -1,0 +1,196 @@
+"""Analytics benchmark: 10M events / 500k people generated straight into a wayfare DuckDB store.
+
+    python benchmarks/bench_analytics.py [--events 10000000] [--people 500000] [--db /tmp/bench/analytics.db]
+        [--chdb] [--spark] [--out benchmarks/RESULTS.md]
+
+Times a 5-step 7-day funnel (wayfare, and ClickHouse's ``windowFunnel(…)('strict_increase')`` through
+chDB on the same rows, checked to give the same counts), top paths, weekly retention, RFM and KPIs,
+plus the same funnel on Spark local; records peak memory (RSS) and appends the figures to RESULTS.md.
+chDB is installed for the benchmark only: ``pip install chdb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from wayfare.analytics import FunnelQuery, Step, Tables, run_funnel  # noqa: E402
+from wayfare.store import Store  # noqa: E402
+
+EVENTS = ["Page Viewed", "Product Viewed", "Product Added", "Checkout Started", "Order Completed",
+          "Email Opened", "Search", "Signed Up", "Review Posted", "Ticket Opened"]
+# weights: browsing is common, buying rarer
+WEIGHTS = [30, 25, 12, 8, 5, 8, 7, 2, 2, 1]
+FUNNEL = ["Page Viewed", "Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+CHANNELS = ["web", "app", "pos", "email", "social"]
+
+
+def generate(store: Store, n_events: int, n_people: int, seed: int = 7) -> None:
+    ws = store.scope("default").workspace_id
+    cum, acc = [], 0
+    for w in WEIGHTS:
+        acc += w
+        cum.append(acc)
+    case = " ".join(f"WHEN r < {c / acc} THEN '{e}'" for c, e in zip(cum, EVENTS, strict=True))
+    chan = "[" + ",".join(f"'{c}'" for c in CHANNELS) + "]"
+    con = store.con
+    con.execute("DELETE FROM events")
+    con.execute(f"""
+        INSERT INTO events (workspace_id, message_id, seq, type, event, person_id, user_id, ts, received_at, channel,
+                            source, revenue, properties)
+        SELECT '{ws}', 'm' || i, i, 'track', CASE {case} ELSE 'Search' END,
+               'p' || p, 'p' || p, ts, ts, {chan}[1 + (hash(i, {seed}, 3) % 5)::INT], 'bench',
+               CASE WHEN r >= {cum[3] / acc} AND r < {cum[4] / acc} THEN 5 + (hash(i, {seed}, 4) % 20000) / 100.0 END,
+               NULL
+        FROM (SELECT i, (hash(i, {seed}, 1) % {n_people}) p,
+                     (hash(i, {seed}, 2) % 1000000) / 1000000.0 r,
+                     TIMESTAMP '2024-01-01' + to_seconds(((hash(p, {seed}) % (120 * 86400)) +
+                          (hash(i, {seed}, 5) % (30 * 86400)))::BIGINT) ts
+              FROM range({n_events}) t(i))
+    """)
+    con.execute(f"""
+        INSERT INTO profiles (workspace_id, person_id, created_at, first_seen, last_seen, traits)
+        SELECT '{ws}', person_id, min(ts), min(ts), max(ts), '{{}}' FROM events GROUP BY person_id
+    """)
+    con.execute("CHECKPOINT")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(fn, repeat: int = 3):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--people", type=int, default=500_000)
+    ap.add_argument("--db", default="/tmp/bench/analytics.db")
+    ap.add_argument("--chdb", action="store_true")
+    ap.add_argument("--spark", action="store_true")
+    ap.add_argument("--regen", action="store_true")
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    fresh = a.regen or not os.path.exists(a.db)
+    store = Store(a.db)
+    if fresh:
+        t0 = time.perf_counter()
+        generate(store, a.events, a.people)
+        print(f"generated {a.events:,} events in {time.perf_counter() - t0:.1f}s")
+    scope = store.scope("default")
+    n_ev = scope.one("SELECT count(*) FROM events")[0]
+    n_pp = scope.one("SELECT count(DISTINCT person_id) FROM events")[0]
+    tables = Tables.from_scope(scope)
+    q = FunnelQuery(steps=[Step(event=e) for e in FUNNEL], within="7d")
+    res: dict[str, object] = {}
+    secs, f = timed(lambda: run_funnel(tables.events, q, detail=False))
+    counts = [s["count"] for s in f["steps"]]
+    res["funnel"] = secs
+    print(f"funnel 5 steps 7d: {secs:.3f}s counts={counts}")
+    for name, fn in _others(scope, tables).items():
+        secs, _ = timed(fn, 2)
+        res[name] = secs
+        print(f"{name}: {secs:.3f}s")
+    if a.chdb:
+        res["chdb"], ch_counts = chdb_funnel(a.db, scope.workspace_id)
+        print(f"chdb windowFunnel: {res['chdb']:.3f}s counts={ch_counts}  ratio wayfare/chdb="
+              f"{res['funnel'] / res['chdb']:.2f}")
+        res["chdb_counts"] = ch_counts
+    res["peak_mb"] = peak_mb()
+    if a.spark:
+        res["spark"], sp_counts = spark_funnel(scope, q)
+        print(f"spark local funnel: {res['spark']:.2f}s counts={sp_counts}")
+    print(f"peak RSS {res['peak_mb']:.0f} MB")
+    if a.out:
+        write_results(a.out, n_ev, n_pp, counts, res)
+
+
+def _others(scope, tables):
+    from wayfare.analytics import PathsQuery, RetentionQuery, run_kpis, run_paths, run_retention, run_rfm
+
+    return {
+        "paths (top 20, depth 4, from Page Viewed)": lambda: run_paths(tables.events, PathsQuery(start="Page Viewed")),
+        "weekly retention (12 weeks)": lambda: run_retention(tables.events, RetentionQuery(period="week", periods=12)),
+        "RFM quintiles + segments": lambda: run_rfm(tables.events),
+        "KPIs by month and channel": lambda: run_kpis(tables.events, period="month"),
+    }
+
+
+def chdb_funnel(db: str, ws: str):
+    """ClickHouse's own windowFunnel over the same rows (exported once to Parquet, outside the timing)."""
+    import chdb
+    import duckdb
+
+    pq = Path(db).with_suffix(".events.parquet")
+    if not pq.exists():
+        c = duckdb.connect(db, read_only=True)
+        c.execute(f"COPY (SELECT person_id, ts, event FROM events WHERE workspace_id = '{ws}') TO '{pq}' (FORMAT parquet)")
+        c.close()
+    sess = chdb.session.Session()
+    sess.query(f"CREATE TABLE ev ENGINE = MergeTree ORDER BY (person_id, ts) AS SELECT person_id, ts, event "
+               f"FROM file('{pq}', Parquet)")
+    conds = ", ".join(f"event = '{e}'" for e in FUNNEL)
+    sql = (f"SELECT level, count() FROM (SELECT person_id, windowFunnel(604800, 'strict_increase')(ts, {conds}) "
+           f"AS level FROM ev WHERE event IN ({', '.join(repr(e) for e in FUNNEL)}) GROUP BY person_id) "
+           f"GROUP BY level ORDER BY level FORMAT CSV")
+    best, out = timed(lambda: sess.query(sql), 3)
+    per = {int(a): int(b) for a, b in (ln.split(",") for ln in str(out).strip().splitlines())}
+    counts = [sum(v for k, v in per.items() if k >= s) for s in range(1, len(FUNNEL) + 1)]
+    return best, counts
+
+
+def spark_funnel(scope, q):
+    from wayfare.analytics import spark_session
+
+    pq = Path(scope.store.path).with_suffix(".spark.parquet")
+    if not pq.exists():
+        scope.execute(f"COPY (SELECT person_id, ts, event, channel, properties::VARCHAR properties FROM events) "
+                      f"TO '{pq}' (FORMAT parquet)")
+    spark = spark_session("local[2]", **{"spark.driver.memory": "8g"})
+    tables = Tables.from_spark(spark, str(pq))
+    best, f = timed(lambda: run_funnel(tables.events, q, detail=False), 2)
+    return best, [s["count"] for s in f["steps"]]
+
+
+def write_results(path: str, n_ev: int, n_pp: int, counts, res) -> None:
+    cpu = platform.processor() or platform.machine()
+    lines = [
+        f"\n## Analytics ({dt.date.today().isoformat()}, {os.cpu_count()} cores, {cpu}, Python {platform.python_version()})",
+        f"`python benchmarks/bench_analytics.py --chdb --spark` on {n_ev:,} synthetic events, {n_pp:,} people "
+        "(DuckDB store; best of 3 runs, 2 for the others)\n",
+        "| query | seconds | goal |", "| --- | --- | --- |",
+        f"| funnel, 5 steps, 7 days (wayfare on DuckDB) | {res['funnel']:.3f} | < 1 |",
+    ]
+    goals = {"paths": "< 2", "weekly retention": "< 2"}
+    for k, v in res.items():
+        if k in ("funnel", "chdb", "chdb_counts", "peak_mb", "spark"):
+            continue
+        lines.append(f"| {k} | {v:.3f} | {next((g for p, g in goals.items() if k.startswith(p)), '')} |")
+    if "chdb" in res:
+        lines.append(f"| same funnel, chDB `windowFunnel(604800, 'strict_increase')` | {res['chdb']:.3f} | |")
+        lines.append(f"| ratio wayfare / chDB | {res['funnel'] / res['chdb']:.2f} | <= 1 |")
+    if "spark" in res:
+        lines.append(f"| same funnel on Spark local[2] (Ibis, same expression) | {res['spark']:.2f} | |")
+    lines.append(f"\nFunnel counts per step: {counts}" + (f"; chDB: {res['chdb_counts']}" if "chdb_counts" in res else ""))
+    lines.append(f"Peak RSS of the DuckDB part: {res['peak_mb']:.0f} MB.\n")
+    with open(path, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Where the queries run: the store's DuckDB (default) or any Ibis backend, Spark included.
+
+Builders take Ibis tables and return Ibis expressions; this module only hands them tables.
+
+* DuckDB (default): ``Tables.from_scope(scope)`` -- the workspace's events and profiles.
+* Spark: ``Tables.from_spark(session, events=..., profiles=...)`` where each is a Spark DataFrame,
+  a temp view name or a Parquet path (a cluster reads the events exported with
+  ``COPY (SELECT * FROM events WHERE workspace_id = ...) TO 'events.parquet'``). Timestamps are UTC
+  (set ``spark.sql.session.timeZone=UTC``); ``properties``/``traits``/``context`` are JSON text.
+* Any other Ibis backend: ``Tables(events=con.table("events"), profiles=con.table("profiles"))``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+
+__all__ = ["Tables", "spark_session"]
+
+
+@dataclass
+class Tables:
+    events: ibis.Table
+    profiles: ibis.Table | None = None
+
+    @classmethod
+    def from_scope(cls, scope) -> Tables:
+        return cls(scope.ibis("events"), scope.ibis("profiles"))
+
+    @classmethod
+    def from_spark(cls, session, events: Any, profiles: Any = None) -> Tables:
+        con = ibis.pyspark.connect(session)
+        return cls(_spark_table(con, session, events, "wf_events"),
+                   _spark_table(con, session, profiles, "wf_profiles") if profiles is not None else None)
+
+
+def _spark_table(con, session, src: Any, name: str):
+    if isinstance(src, str) and src.endswith(".parquet") or (isinstance(src, str) and os.path.isdir(src)):
+        session.read.parquet(src).createOrReplaceTempView(name)
+        return con.table(name)
+    if isinstance(src, str):
+        return con.table(src)
+    if hasattr(src, "createOrReplaceTempView"):
+        src.createOrReplaceTempView(name)
+        return con.table(name)
+    df = src.to_pandas() if hasattr(src, "to_pandas") else src  # pandas / Arrow from the store
+    df = df.copy()
+    for c in df.columns:  # Spark wants plain Python strings (JSON stays text) and None for missing
+        if df[c].dtype == object or str(df[c].dtype) in ("str", "string"):
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    session.createDataFrame(df).createOrReplaceTempView(name)
+    return con.table(name)
+
+
+def spark_session(master: str = "local[2]", **conf: str):
+    """A local Spark session that listens only on 127.0.0.1, with UTC timestamps and no UI."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    b = (SparkSession.builder.master(master).appName("wayfare")
+         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+         .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
+         .config("spark.sql.shuffle.partitions", "4").config("spark.sql.execution.arrow.pyspark.enabled", "true")
+         .config("spark.sql.warehouse.dir", os.path.join(os.environ.get("TMPDIR", "/tmp"), "wayfare-spark-warehouse")))
+    for k, v in conf.items():
+        b = b.config(k, v)
+    return b.getOrCreate()

@@ -1,0 +1,100 @@
+"""Naive, obviously-correct Python versions of the analyses, to check the Ibis queries against."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+
+def _furthest(evs: list[tuple], steps: list[str], w: dt.timedelta) -> int:
+    """Explicit search over every chain of step events at strictly increasing times."""
+
+    def extend(k: int, last: dt.datetime, start: dt.datetime) -> int:
+        if k == len(steps):
+            return k
+        got = k
+        for ts, ev in evs:
+            if ev == steps[k] and last < ts <= start + w:
+                got = max(got, extend(k + 1, ts, start))
+                if got == len(steps):
+                    break
+        return got
+
+    best = 0
+    for ts, ev in evs:
+        if ev == steps[0]:
+            best = max(best, extend(1, ts, ts))
+    return best
+
+
+def funnel_levels(events: list[tuple], steps: list[str], within: int) -> dict[str, int]:
+    """events: (person, ts, event) -> furthest step per person who did step 1."""
+    by = defaultdict(list)
+    for p, ts, ev in events:
+        by[p].append((ts, ev))
+    out = {}
+    for p, evs in by.items():
+        best = _furthest(evs, steps, dt.timedelta(seconds=within))
+        if best:
+            out[p] = best
+    return out
+
+
+def sessions(events: list[tuple], gap: int = 1800) -> list[list[str]]:
+    """(person, ts, event) -> sessions as lists of events (time then name order, repeats collapsed)."""
+    by = defaultdict(list)
+    for p, ts, ev in events:
+        by[p].append((ts, ev))
+    out = []
+    for p in sorted(by):
+        evs = sorted(by[p])
+        cur: list[str] = []
+        last_ts = None
+        for ts, ev in evs:
+            if last_ts is not None and (ts - last_ts).total_seconds() > gap:
+                out.append(cur)
+                cur = []
+            if not cur or cur[-1] != ev:
+                cur.append(ev)
+            last_ts = ts
+        out.append(cur)
+    return out
+
+
+def paths_from(events, start: str, depth: int, gap: int = 1800) -> dict[tuple, int]:
+    counts: dict[tuple, int] = defaultdict(int)
+    for s in sessions(events, gap):
+        if start in s:
+            i = s.index(start)
+            counts[tuple(s[i:i + depth])] += 1
+    return dict(counts)
+
+
+def paths_to(events, end: str, depth: int, gap: int = 1800) -> dict[tuple, int]:
+    counts: dict[tuple, int] = defaultdict(int)
+    for s in sessions(events, gap):
+        if end in s:
+            i = s.index(end)
+            counts[tuple(s[max(0, i - depth + 1):i + 1])] += 1
+    return dict(counts)
+
+
+def week_index(ts: dt.datetime) -> int:
+    return (ts.date() - dt.date(1970, 1, 5)).days // 7
+
+
+def retention(events, periods: int) -> dict[tuple[int, int], int]:
+    """Weekly cohorts by first event, any event returns: (cohort, offset) -> people."""
+    first: dict[str, int] = {}
+    active = defaultdict(set)
+    for p, ts, _ in events:
+        w = week_index(ts)
+        first[p] = min(first.get(p, w), w)
+        active[p].add(w)
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for p, weeks in active.items():
+        for w in weeks:
+            off = w - first[p]
+            if 0 <= off <= periods:
+                out[(first[p], off)] += 1
+    return dict(out)

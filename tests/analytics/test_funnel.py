@@ -1,0 +1,171 @@
+"""Funnels: windowFunnel strict_increase semantics, filters, exclusions, breakdowns, both engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wayfare.analytics import Exclusion, FunnelQuery, Step, Tables, funnel_levels, parse_step, run_funnel
+from wayfare.store import Store
+
+from .conftest import T0, journeys_for, write_events
+from .reference import funnel_levels as ref_levels
+
+
+def counts(tables, steps, within="7d", **kw):
+    q = FunnelQuery(steps=[parse_step(s) if isinstance(s, str) else s for s in steps], within=within, **kw)
+    return [s["count"] for s in run_funnel(tables.events, q, tables.profiles, detail=False)["steps"]]
+
+
+DAY = 86400
+
+
+def test_funnel_counts_each_person_once_at_furthest_step(mem_scope):
+    journeys_for(mem_scope, {
+        "alice": [(0, "A"), (10, "B"), (20, "C")],
+        "bob": [(0, "A"), (10, "B")],
+        "carol": [(0, "A"), (8 * DAY, "B")],            # B after the 7-day window
+        "dave": [(0, "A"), (0, "B"), (5, "C")],         # B at the same time as A: not strictly later
+        "erin": [(0, "B"), (10, "A"), (20, "C")],       # out of order
+        "fred": [(0, "A"), (5, "A"), (10, "B"), (15, "B"), (20, "C"), (25, "C")],
+    })
+    assert counts(Tables.from_scope(mem_scope), ["A", "B", "C"]) == [6, 3, 2]
+
+
+def test_funnel_window_is_inclusive_and_any_start_may_convert(mem_scope):
+    journeys_for(mem_scope, {
+        "gina": [(0, "A"), (30 * DAY, "A"), (30 * DAY + 7 * DAY, "B")],  # the second A starts the attempt
+        "hank": [(0, "A"), (7 * DAY, "B")],                              # exactly at the window edge
+        "ivan": [(0, "A"), (7 * DAY + 1, "B")],
+    })
+    assert counts(Tables.from_scope(mem_scope), ["A", "B"], within="7d") == [3, 2]
+
+
+def test_funnel_same_event_in_several_steps_needs_distinct_times(mem_scope):
+    journeys_for(mem_scope, {
+        "a": [(0, "Order"), (DAY, "Order"), (2 * DAY, "Order")],
+        "b": [(0, "Order"), (0, "Order"), (DAY, "Order")],  # two orders at the same instant are one step
+        "c": [(0, "Order")],
+    })
+    assert counts(Tables.from_scope(mem_scope), ["Order", "Order", "Order"], within="30d") == [3, 2, 1]
+
+
+def test_funnel_later_attempt_reaches_further_than_the_first(mem_scope):
+    # first attempt A@0 -> B@1 -> (C@9d too late); second A@8d -> B@8d+1 -> C@9d within its window
+    journeys_for(mem_scope, {"p": [(0, "A"), (1, "B"), (8 * DAY, "A"), (8 * DAY + 1, "B"), (9 * DAY, "C")]})
+    assert counts(Tables.from_scope(mem_scope), ["A", "B", "C"]) == [1, 1, 1]
+
+
+def test_funnel_step_property_filters(mem_scope):
+    write_events(mem_scope, [
+        {"person": "x", "at": 0, "event": "Menu Viewed"},
+        {"person": "x", "at": 60, "event": "Order Completed", "channel": "pos", "props": {"amount": 25}},
+        {"person": "y", "at": 0, "event": "Menu Viewed"},
+        {"person": "y", "at": 60, "event": "Order Completed", "channel": "web", "props": {"amount": 40}},
+        {"person": "z", "at": 0, "event": "Menu Viewed"},
+        {"person": "z", "at": 60, "event": "Order Completed", "channel": "pos", "props": {"amount": 10}},
+    ])
+    t = Tables.from_scope(mem_scope)
+    assert counts(t, ["Menu Viewed", "Order Completed where channel = pos"]) == [3, 2]
+    assert counts(t, ["Menu Viewed", "Order Completed where channel = pos and amount > 20"]) == [3, 1]
+    assert counts(t, ["Menu Viewed", "Order Completed where properties.amount >= 25"]) == [3, 2]
+
+
+def test_funnel_exclusion_between_steps_drops_the_attempt(mem_scope):
+    journeys_for(mem_scope, {
+        "kept": [(0, "Viewed"), (10, "Bought"), (20, "Refunded")],     # refund after the funnel: kept
+        "gone": [(0, "Viewed"), (5, "Refunded"), (10, "Bought")],      # refund between the steps: excluded
+    })
+    t = Tables.from_scope(mem_scope)
+    ex = [Exclusion(step=Step(event="Refunded"), after=1, before=2)]
+    assert counts(t, ["Viewed", "Bought"], exclusions=ex) == [2, 1]
+    assert counts(t, ["Viewed", "Bought"]) == [2, 2]
+
+
+def test_funnel_breakdown_by_property_persona_and_first_touch(mem_scope):
+    write_events(mem_scope, [
+        {"person": "a", "at": 0, "event": "A", "channel": "social", "props": {"plan": "pro"},
+         "traits": {"demo_persona": "Regular"}},
+        {"person": "a", "at": 10, "event": "B"},
+        {"person": "b", "at": -100, "event": "Visit", "channel": "email", "traits": {"demo_persona": "Newcomer"}},
+        {"person": "b", "at": 0, "event": "A", "props": {"plan": "free"}},
+        {"person": "c", "at": 0, "event": "A", "props": {"plan": "pro"}, "channel": "email",
+         "traits": {"demo_persona": "Regular"}},
+    ])
+    t = Tables.from_scope(mem_scope)
+
+    def groups(by):
+        q = FunnelQuery(steps=[Step(event="A"), Step(event="B")], by=by)
+        return {g["key"]: [s["count"] for s in g["steps"]] for g in run_funnel(t.events, q, t.profiles)["breakdown"]}
+
+    assert groups("plan") == {"pro": [2, 1], "free": [1, 0]}
+    assert groups("persona") == {"Regular": [2, 1], "Newcomer": [1, 0]}
+    assert groups("first_touch") == {"social": [1, 1], "email": [2, 0]}
+
+
+def test_funnel_times_histogram_weekly_and_attribution(mem_scope):
+    journeys_for(mem_scope, {
+        "a": [(0, "A"), (3600, "B")],
+        "b": [(0, "A"), (7200, "B")],
+        "c": [(0, "A"), (3 * 3600, "B")],
+        "d": [(8 * DAY, "A")],
+    })
+    t = Tables.from_scope(mem_scope)
+    r = run_funnel(t.events, FunnelQuery(steps=[Step(event="A"), Step(event="B")]))
+    b = r["steps"][1]
+    assert (b["count"], b["median_hours"], b["p90_hours"]) == (3, 2.0, 2.8)
+    assert b["conversion_from_first"] == 0.75
+    hist = {h["from_seconds"]: h["people"] for h in r["histogram"] if h["people"]}
+    assert hist == {3600: 2, 3 * 3600: 1}
+    assert [(w["week"], w["entered"], w["converted"]) for w in r["weekly"]] == [("2024-01-01", 3, 3), ("2024-01-08", 1, 0)]
+    assert r["attribution"] == [{"first_touch": "web", "last_touch": "web", "people": 3}]
+
+
+def _random_log(rng: random.Random, people: int, per: int, names: str = "ABC", span: int = 40) -> list[tuple]:
+    return [(f"p{p}", T0 + dt.timedelta(seconds=rng.randint(0, span)), rng.choice(names))
+            for p in range(people) for _ in range(rng.randint(1, per))]
+
+
+def _store_log(tmp_path, log, name="r.db"):
+    s = Store(tmp_path / name)
+    sc = s.scope("default")
+    write_events(sc, [{"person": p, "at": ts, "event": e} for p, ts, e in log])
+    return s, sc
+
+
+event_logs = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 30), st.sampled_from("ABC")), min_size=1, max_size=40)
+step_lists = st.lists(st.sampled_from("ABC"), min_size=1, max_size=4)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log=event_logs, steps=step_lists, within=st.integers(1, 25))
+def test_funnel_matches_naive_reference_on_generated_logs(tmp_path_factory, log, steps, within):
+    rows = [(f"p{p}", T0 + dt.timedelta(seconds=s), e) for p, s, e in log]
+    store, sc = _store_log(tmp_path_factory.mktemp("h"), rows)
+    try:
+        q = FunnelQuery(steps=[Step(event=s) for s in steps], within=within)
+        got = dict(funnel_levels(sc.ibis("events"), q).select("person_id", "level").to_pandas()
+                   .itertuples(index=False, name=None))
+        assert got == ref_levels(rows, steps, within)
+    finally:
+        store.close()
+
+
+def test_funnel_identical_on_duckdb_and_spark(tmp_path, engine):
+    log = _random_log(random.Random(3), 120, 10, "ABCD", 60)
+    store, sc = _store_log(tmp_path, log)
+    try:
+        t = engine(sc)
+        for steps, within in ((["A", "B", "C"], 20), (["A", "A", "B", "A"], 30)):
+            exp = ref_levels(log, steps, within)
+            want = [sum(1 for v in exp.values() if v >= k) for k in range(1, len(steps) + 1)]
+            assert counts(t, steps, within=within) == want
+        q = FunnelQuery(steps=[Step(event="A"), Step(event="B")], within=30, by="channel")
+        r = run_funnel(t.events, q, detail=False)
+        assert r["steps"][1]["median_hours"] == 0.004  # 14 s, the same on both engines
+        assert r["breakdown"][0]["key"] == "web"
+    finally:
+        store.close()
