@@ -68,6 +68,11 @@ def upload(ctx: Ctx, form: Any) -> str:
     preset = str(form.get("preset") or "generic")
     if preset not in PRESETS:
         raise ValidationError(f"unknown preset; pick one of {', '.join(PRESETS)}", where="preset")
+    kind = str(form.get("kind") or "") or None
+    if kind not in (None, "events", "people"):
+        raise ValidationError("the file holds events or people", where="kind")
+    if preset != "generic":
+        kind = None  # the preset knows what its tool exports
     if f is None or not getattr(f, "filename", None):
         raise ValidationError("choose a CSV file to upload", where="file")
     _expire()
@@ -89,13 +94,13 @@ def upload(ctx: Ctx, form: Any) -> str:
     errors: list[dict] = []
     message = None
     try:
-        summary = run_import(ctx.scope, path, preset, dry_run=True)
+        summary = run_import(ctx.scope, path, preset, kind=kind, dry_run=True)
     except ImportRefused as e:
         errors, message = e.errors, str(e)
     except ValidationError as e:
         message = str(e)
     with _LOCK:
-        _UPLOADS[token] = {"path": str(path), "name": path.name, "preset": preset, "summary": summary,
+        _UPLOADS[token] = {"path": str(path), "name": path.name, "preset": preset, "kind": kind, "summary": summary,
                            "errors": errors, "message": message, "user": ctx.session.user.user_id,
                            "workspace": ctx.session.workspace_id, "at": time.time()}
     return f"/import?upload={token}#review"
@@ -107,7 +112,7 @@ def confirm(ctx: Ctx, form: Any) -> str:
     u = _get(ctx, token)
     if u["errors"] or not u["summary"]:
         raise ValidationError("this file has problems; fix them and upload it again")
-    res = run_import(ctx.scope, u["path"], u["preset"])
+    res = run_import(ctx.scope, u["path"], u["preset"], kind=u["kind"])
     with _LOCK:
         _UPLOADS.pop(token, None)
     shutil.rmtree(Path(u["path"]).parent, ignore_errors=True)
