@@ -117,7 +117,9 @@ def test_customer_search_profile_and_pause(owner, demo_server):
     page = owner.get(f"/customers/{pid}").text
     token = re.search(r'action="/customers/[^"]+/pause">\s*<input type="hidden" name="csrf" value="([^"]+)"', page).group(1)
     r = owner.post(f"/customers/{pid}/pause", data={"csrf": token}, headers={"Referer": f"{owner.base}/customers/{pid}"})
-    assert r.status_code == 303 and "paused" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"] == f"/customers/{pid}"
+    assert "All automations are paused for this customer." in owner.get(r.headers["location"]).text
+    assert "All automations are paused" not in owner.get(f"/customers/{pid}").text  # said once
     assert owner.get(f"/customers/{pid}?format=json").json()["automations_paused"] is True
     assert scope.one("SELECT count(*) FROM audit_log WHERE action = 'automations.pause' AND subject = $p", {"p": pid})[0] == 1
 
@@ -170,7 +172,8 @@ def test_workspace_switcher_changes_what_the_pages_show(demo_server):
     assert c.get("/?format=json").json()["empty"] is True
     assert "No customer data yet" in c.get("/").text
     r = c.post("/workspace", data={"csrf": token, "workspace": "nope"})
-    assert r.status_code == 303 and "error=" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert "you are not a member of a workspace named" in c.get("/").text
 
 
 def test_logout_ends_the_session_on_the_server(demo_server):
@@ -181,6 +184,11 @@ def test_logout_ends_the_session_on_the_server(demo_server):
     assert c.post("/logout", data={"csrf": token}).status_code == 303
     c.cookies["wf_session"] = cookie  # replaying the old cookie does not work
     assert c.get("/").status_code == 303
+
+
+def test_messages_cannot_be_planted_through_a_link(owner):
+    page = owner.get("/?ok=Your+account+is+locked,+call+0900&error=Pay+now").text
+    assert "call 0900" not in page and "Pay now" not in page
 
 
 def test_favicon_and_static_files_are_served_from_the_package(demo_server):

@@ -20,7 +20,18 @@ from ..ingest import on_commit
 from . import auth
 from .app import AppState
 from .dashboard import ACTIONS, PAGES, load_pages
-from .dashboard.base import ActionDef, Ctx, Flash, PageDef, cache, render, render_page, run_action, with_headers
+from .dashboard.base import (
+    ActionDef,
+    Ctx,
+    Flash,
+    PageDef,
+    cache,
+    flashes,
+    render,
+    render_page,
+    run_action,
+    with_headers,
+)
 
 __all__ = ["register"]
 
@@ -49,15 +60,6 @@ def _safe_next(target: str | None) -> str:
     if not t.startswith("/") or t.startswith("//") or "\\" in t or t.startswith("/login") or t.startswith("/setup"):
         return "/"
     return t
-
-
-def _flash(request: Request) -> list[Flash]:
-    out = []
-    if request.query_params.get("ok"):
-        out.append(Flash("ok", request.query_params["ok"][:300]))
-    if request.query_params.get("error"):
-        out.append(Flash("error", request.query_params["error"][:300]))
-    return out
 
 
 def register(app: FastAPI, state: AppState) -> None:
@@ -148,7 +150,8 @@ def register(app: FastAPI, state: AppState) -> None:
             except ValidationError as e:
                 return pre_form(request, "setup.html", "Create the owner's account", 400, email=email, error=str(e))
         token = await run_in_threadpool(auth.start_session, store, user["user_id"], request.headers.get("user-agent"))
-        resp = RedirectResponse("/?ok=" + urllib.parse.quote("Welcome! Your account is ready."), status_code=303)
+        flashes.push(auth.token_hash(token), "ok", "Welcome! Your account is ready. Start with the three things that hurt most.")
+        resp = RedirectResponse("/", status_code=303)
         set_session(resp, request, token)
         return with_headers(resp)
 
@@ -175,7 +178,9 @@ def register(app: FastAPI, state: AppState) -> None:
         try:
             await run_in_threadpool(auth.switch_workspace, store, sess, str(form.get("workspace") or ""))
         except NotFound as e:
-            return RedirectResponse("/?" + urllib.parse.urlencode({"error": str(e)}), status_code=303)
+            flashes.push(sess.token_hash, "error", str(e))
+            return RedirectResponse("/", status_code=303)
+        flashes.push(sess.token_hash, "info", f"You are looking at {form.get('workspace')}.")
         return RedirectResponse("/", status_code=303)
 
     def get_endpoint(p: PageDef):
@@ -188,7 +193,7 @@ def register(app: FastAPI, state: AppState) -> None:
                 target = "/login" if auth.has_users(store) else "/setup"
                 nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{target}?next={urllib.parse.quote(nxt)}", status_code=303)
-            ctx = Ctx(request, store, sess, state, _flash(request))
+            ctx = Ctx(request, store, sess, state, flashes.pop(sess.token_hash) if fmt != "json" else [])
             if not ctx.can(p.need):
                 return _error_page(ctx, fmt, 403, "Your role does not allow this page; ask the owner.")
             try:

@@ -33,7 +33,7 @@ from ..store import Store, utcnow
 __all__ = [
     "ROLES", "SESSION_COOKIE", "PRE_CSRF_COOKIE", "IDLE_TIMEOUT", "ABSOLUTE_TIMEOUT", "User", "Session",
     "hasher", "create_user", "add_member", "list_users", "has_users", "authenticate", "start_session",
-    "load_session", "end_session", "switch_workspace", "workspaces_of", "role_allows", "check_csrf", "LoginThrottle",
+    "load_session", "end_session", "token_hash", "switch_workspace", "workspaces_of", "role_allows", "check_csrf", "LoginThrottle",
 ]  # fmt: skip
 
 ROLES = ("owner", "staff", "viewer")
@@ -69,6 +69,11 @@ class Session:
 
 def _h(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_hash(token: str) -> str:
+    """What the sessions table stores for a cookie value."""
+    return _h(token)
 
 
 def role_allows(role: str, need: str) -> bool:

@@ -78,9 +78,10 @@ def validate(ctx: Ctx, form: Any) -> str:
     try:
         res = validate_yaml(text)
     except ValidationError as e:
-        return "/automations?" + urllib.parse.urlencode({"error": str(e), "draft": text[:1500]}) + "#editor"
-    return "/automations?" + urllib.parse.urlencode(
-        {"ok": f"The flow “{res.get('name')}” is valid.", "draft": text[:1500]}) + "#editor"
+        ctx.say(str(e), "error")
+        return "/automations?" + urllib.parse.urlencode({"draft": text[:1500]}) + "#editor"
+    ctx.say(f"The flow “{res.get('name')}” is valid.")
+    return "/automations?" + urllib.parse.urlencode({"draft": text[:1500]}) + "#editor"
 
 
 @action("/automations/approve", need="staff")
@@ -90,4 +91,5 @@ def approve(ctx: Ctx, form: Any) -> str:
     done = safe_engine_call("automate", "decide_approval", ctx.scope, item, decision, ctx.session.user.email)
     if done is None:
         raise ValidationError("the automation engine is not installed, so there is nothing to approve yet")
-    return "/automations?" + urllib.parse.urlencode({"ok": f"{'Approved' if decision == 'approve' else 'Rejected'}."})
+    ctx.say("Approved: it will be sent." if decision == "approve" else "Rejected: it will not be sent.")
+    return "/automations"

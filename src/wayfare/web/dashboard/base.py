@@ -31,7 +31,7 @@ from ...store import Scope, Store
 from .. import auth
 from . import charts
 
-__all__ = ["Ctx", "PAGES", "ACTIONS", "NAV", "page", "action", "cache", "render", "SECURITY_HEADERS", "env",
+__all__ = ["Ctx", "flashes", "PAGES", "ACTIONS", "NAV", "page", "action", "cache", "render", "SECURITY_HEADERS", "env",
            "Flash", "json_default"]  # fmt: skip
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -92,6 +92,27 @@ class Flash:
     text: str
 
 
+class Flashes:
+    """One-time messages for a session's next page, kept on the server: nothing a link could forge."""
+
+    def __init__(self) -> None:
+        self._by: dict[str, list[Flash]] = {}
+        self._lock = threading.Lock()
+
+    def push(self, session_hash: str, kind: str, text: str) -> None:
+        with self._lock:
+            self._by.setdefault(session_hash, []).append(Flash(kind, text[:500]))
+            if len(self._by) > 10_000:  # abandoned sessions: forget the oldest
+                self._by.pop(next(iter(self._by)))
+
+    def pop(self, session_hash: str) -> list[Flash]:
+        with self._lock:
+            return self._by.pop(session_hash, [])
+
+
+flashes = Flashes()
+
+
 @dataclass
 class Ctx:
     request: Request
@@ -107,6 +128,10 @@ class Ctx:
     @property
     def role(self) -> str:
         return self.session.user.role
+
+    def say(self, text: str, kind: str = "ok") -> None:
+        """A message for the next page this session sees (after the redirect of an action)."""
+        flashes.push(self.session.token_hash, kind, text)
 
     def can(self, need: str) -> bool:
         return auth.role_allows(self.role, need)
@@ -250,7 +275,8 @@ async def run_action(ctx: Ctx, a: ActionDef, form: Any) -> Response:
     try:
         target = await run_in_threadpool(a.handler, ctx, form)
     except WayfareError as e:
-        target = _back(ctx.request) + ("&" if "?" in _back(ctx.request) else "?") + urllib.parse.urlencode({"error": str(e)})
+        ctx.say(str(e), "error")
+        target = _back(ctx.request)
     return with_headers(RedirectResponse(target, status_code=303))
 
 
@@ -258,5 +284,4 @@ def _back(request: Request) -> str:
     ref = request.headers.get("referer") or "/"
     u = urllib.parse.urlsplit(ref)
     path = u.path if u.path.startswith("/") and not u.path.startswith("//") else "/"
-    qs = urllib.parse.urlencode([(k, v) for k, v in urllib.parse.parse_qsl(u.query) if k not in ("error", "ok")])
-    return path + ("?" + qs if qs else "")
+    return path + ("?" + u.query if u.query else "")

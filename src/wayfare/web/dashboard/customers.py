@@ -5,7 +5,6 @@ button that pauses every automation for that person."""
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
 from typing import Any
 
 import orjson
@@ -128,4 +127,5 @@ def pause(ctx: Ctx, form: Any) -> str:
     audit(scope, ctx.session.user.email, "automations.resume" if resume else "automations.pause", pid,
           {"engine": bool(engine_done), "at": utcnow().isoformat()})
     msg = "Automations resumed for this customer." if resume else "All automations are paused for this customer."
-    return f"/customers/{pid}?ok={urllib.parse.quote(msg)}"
+    ctx.say(msg)
+    return f"/customers/{pid}"

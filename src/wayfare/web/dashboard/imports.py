@@ -10,7 +10,6 @@ import shutil
 import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -119,4 +118,5 @@ def confirm(ctx: Ctx, form: Any) -> str:
     msg = (f"Imported {u['name']}: {res.get('inserted', 0):,} new rows"
            + (f", {res['duplicates']:,} already there" if res.get("duplicates") else "")
            + (f", {res['people_created']:,} new people" if res.get("people_created") else "") + ".")
-    return "/import?" + urllib.parse.urlencode({"ok": msg})
+    ctx.say(msg)
+    return "/import"

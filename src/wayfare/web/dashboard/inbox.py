@@ -4,7 +4,6 @@ answer. Uses the assistant engine when installed; otherwise lists recent support
 from __future__ import annotations
 
 import datetime as dt
-import urllib.parse
 from typing import Any
 
 from ...errors import ValidationError
@@ -37,4 +36,5 @@ def reply(ctx: Ctx, form: Any) -> str:
     done = safe_engine_call("assistant", "answer_handover", ctx.scope, conv, text, ctx.session.user.email)
     if done is None:
         raise ValidationError("the assistant is not installed, so replies cannot be sent from here yet")
-    return "/inbox?" + urllib.parse.urlencode({"ok": "Reply sent."})
+    ctx.say("Reply sent.")
+    return "/inbox"

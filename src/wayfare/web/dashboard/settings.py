@@ -3,7 +3,7 @@ deletion). Keys and the team are the owner's; everyone sees the snippet."""
 
 from __future__ import annotations
 
-import urllib.parse
+import threading
 from typing import Any
 
 from fastapi.responses import StreamingResponse
@@ -15,6 +15,16 @@ from .. import auth
 from .base import Ctx, action, page
 from .common import safe_engine_call
 from .export import csv_lines
+
+# a new key is shown once, on the creating session's next Settings page, and never put in a URL
+_NEW_KEYS: dict[str, str] = {}
+_LOCK = threading.Lock()
+
+
+def _pop_new_key(ctx: Ctx) -> str | None:
+    with _LOCK:
+        return _NEW_KEYS.pop(ctx.session.token_hash, None)
+
 
 EXPORTS = {
     "people": ("SELECT person_id, first_seen, last_seen, traits->>'name', traits->>'email', traits->>'phone', "
@@ -50,7 +60,7 @@ def settings(ctx: Ctx) -> dict:
     return {"api_keys": list_keys(ctx.store, ctx.session.workspace) if owner else [],
             "team": auth.list_users(ctx.store, ctx.session.workspace) if owner else [],
             "is_owner": owner, "snippet": snippet(base), "workspace": ctx.session.workspace,
-            "new_key": ctx.arg("new_key"), "roles": list(auth.ROLES), "exports": list(EXPORTS)}
+            "new_key": _pop_new_key(ctx), "roles": list(auth.ROLES), "exports": list(EXPORTS)}
 
 
 @action("/settings/keys/create", need="owner")
@@ -60,7 +70,10 @@ def key_create(ctx: Ctx, form: Any) -> str:
     k = create_key(ctx.store, ctx.session.workspace, scope_, label)
     audit(ctx.scope, ctx.session.user.email, "key.create", k["key_id"], {"scope": scope_})
     # shown once, on the next page only; never stored in clear
-    return "/settings?" + urllib.parse.urlencode({"new_key": k["key"], "ok": "Key created: copy it now, it is shown once."})
+    with _LOCK:
+        _NEW_KEYS[ctx.session.token_hash] = k["key"]
+    ctx.say("Key created: copy it now, it is shown only once.")
+    return "/settings"
 
 
 @action("/settings/keys/revoke", need="owner")
@@ -68,7 +81,8 @@ def key_revoke(ctx: Ctx, form: Any) -> str:
     key_id = str(form.get("key_id") or "")
     revoke_key(ctx.store, ctx.session.workspace, key_id)
     audit(ctx.scope, ctx.session.user.email, "key.revoke", key_id)
-    return "/settings?" + urllib.parse.urlencode({"ok": f"Key {key_id} revoked."})
+    ctx.say(f"Key {key_id} revoked: anything using it can no longer send data.")
+    return "/settings"
 
 
 @action("/settings/team/add", need="owner")
@@ -77,7 +91,8 @@ def team_add(ctx: Ctx, form: Any) -> str:
     password = str(form.get("password") or "")
     res = auth.create_user(ctx.store, email, password, role, ctx.session.workspace)
     audit(ctx.scope, ctx.session.user.email, "team.add", res["email"], {"role": role})
-    return "/settings?" + urllib.parse.urlencode({"ok": f"{res['email']} can now sign in as {role}."}) + "#team"
+    ctx.say(f"{res['email']} can now sign in as {role}.")
+    return "/settings#team"
 
 
 @action("/settings/erase-person", need="owner")
@@ -89,7 +104,8 @@ def erase_person(ctx: Ctx, form: Any) -> str:
     if done is None:
         raise ValidationError("erasing one person needs the privacy engine's erase, which is not installed yet; "
                               "run `wayfare privacy erase` once it is")
-    return "/settings?" + urllib.parse.urlencode({"ok": "That person's data was erased."})
+    ctx.say("That person's data was erased.")
+    return "/settings"
 
 
 @action("/settings/wipe", need="owner")
@@ -104,7 +120,8 @@ def wipe(ctx: Ctx, form: Any) -> str:
     from .base import cache
 
     cache.bump(scope.workspace_id)
-    return "/settings?" + urllib.parse.urlencode({"ok": "All customer data of this workspace was deleted."})
+    ctx.say("All customer data of this workspace was deleted.")
+    return "/settings"
 
 
 def export_response(ctx: Ctx, what: str) -> StreamingResponse:
