@@ -153,6 +153,12 @@ def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
         page.locator("figure.chart .mark").first.hover()
         expect(page.locator("#tip")).to_be_visible()
         assert ":" in page.locator("#tip").inner_text()
+        zoom = page.locator("button.zoom").first
+        width = page.locator("figure.chart svg").first.bounding_box()["width"]
+        zoom.click()
+        expect(zoom).to_have_attribute("aria-pressed", "true")
+        assert page.locator("figure.chart svg").first.bounding_box()["width"] > width * 1.5
+        zoom.click()
         with page.expect_download() as dl:
             page.locator("button.dl-svg").first.click()
         svg = open(dl.value.path()).read()

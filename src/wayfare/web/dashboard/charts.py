@@ -52,9 +52,10 @@ def _figure(svg: str, title: str, name: str, note: str = "") -> Markup:
     fid = f"chart{next(_ids)}"
     safe = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-") or "chart"
     return Markup(
-        f'<figure class="chart" id="{fid}">{svg}<figcaption><span>{escape(note)}</span>'
+        f'<figure class="chart" id="{fid}">{svg}<figcaption><span>{escape(note)}</span><span class="chart-tools">'
+        f'<button type="button" class="linkish zoom" data-target="{fid}" aria-pressed="false">Enlarge</button> '
         f'<button type="button" class="linkish dl-svg" data-target="{fid}" data-name="{escape(safe)}.svg" '
-        f'aria-label="Download the chart {escape(title)} as SVG">Download SVG</button></figcaption></figure>'
+        f'aria-label="Download the chart {escape(title)} as SVG">Download SVG</button></span></figcaption></figure>'
     )
 
 

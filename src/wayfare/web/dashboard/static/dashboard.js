@@ -109,6 +109,19 @@
     }
   });
 
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button.zoom");
+    if (!b) { return; }
+    var fig = document.getElementById(b.getAttribute("data-target"));
+    var on = !fig.classList.contains("zoomed");
+    fig.classList.toggle("zoomed", on);
+    var card = fig.closest(".card");
+    if (card) { card.classList.toggle("zoomed", on); }
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+    b.textContent = on ? "Shrink" : "Enlarge";
+    if (on) { fig.scrollIntoView({ block: "nearest" }); }
+  });
+
   // ---- forms: confirmations, auto-submitting selects
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (e) {
