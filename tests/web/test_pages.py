@@ -197,3 +197,25 @@ def test_favicon_and_static_files_are_served_from_the_package(demo_server):
                        ("/static/dashboard.js", "javascript")):
         r = c.get(path)
         assert r.status_code == 200 and kind in r.headers["content-type"]
+
+
+def test_owner_edits_the_consent_wording_and_too_short_text_is_refused(owner, demo_server):
+    token = owner.csrf("/settings")
+    email_text = "Yes please, email me the monthly menu and offers; I can unsubscribe any time."
+    r = owner.post("/settings/consent", data={"csrf": token, "email": email_text, "sms": "ok"},
+                   headers={"Referer": f"{owner.base}/settings"})
+    assert r.status_code == 303 and "at least 20 characters" in owner.get("/settings").text
+    r = owner.post("/settings/consent", data={"csrf": token, "email": email_text,
+                                              "sms": "Yes, text me offers now and then. Reply STOP to stop."})
+    assert r.status_code == 303
+    assert owner.get("/settings?format=json").json()["consent"]["email"] == email_text
+    row = demo_server.store.con.execute("SELECT settings->'consent_texts'->>'email' FROM workspaces WHERE name = 'default'")
+    assert row.fetchone()[0] == email_text
+
+
+def test_feedback_shows_sentiment_by_stage_and_themes_with_quotes(owner):
+    d = owner.get("/feedback?format=json").json()
+    stages = {s["stage"]: s["score"] for s in d["sentiment_by_stage"]}
+    assert "Experience" in stages and all(0 <= v <= 10 for v in stages.values())
+    assert d["themes"] and all(t["quotes"] and t["mentions"] > 0 for t in d["themes"])
+    assert -100 <= d["nps_90d"] <= 100 and sum(n for _, n in d["distribution"]) == d["answers_90d"]

@@ -73,4 +73,11 @@ def run_feedback(scope: Scope) -> dict[str, Any]:
 
 @page("/feedback", "feedback.html", "Feedback", nav="Feedback")
 def feedback(ctx: Ctx) -> dict:
-    return ctx.cached("feedback", lambda: run_feedback(ctx.scope))
+    data = ctx.cached("feedback", lambda: run_feedback(ctx.scope))
+    if data.get("sentiment_by_stage") is None:  # the journey map's mood per stage (0-10)
+        from .journey import journey_map
+
+        jm = ctx.cached("journey:", lambda: journey_map(ctx.scope, ""))
+        data = {**data, "sentiment_by_stage": [{"stage": s["stage"], "score": s["mood"]} for s in jm["stages"]
+                                               if s["mood"] is not None]}
+    return data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import orjson
 from fastapi.responses import StreamingResponse
 
 from ...errors import ValidationError
@@ -59,8 +60,38 @@ def settings(ctx: Ctx) -> dict:
     base = str(ctx.request.base_url).rstrip("/")
     return {"api_keys": list_keys(ctx.store, ctx.session.workspace) if owner else [],
             "team": auth.list_users(ctx.store, ctx.session.workspace) if owner else [],
-            "is_owner": owner, "snippet": snippet(base), "workspace": ctx.session.workspace,
+            "is_owner": owner, "snippet": snippet(base), "consent": consent_texts(ctx), "workspace": ctx.session.workspace,
             "new_key": _pop_new_key(ctx), "roles": list(auth.ROLES), "exports": list(EXPORTS)}
+
+
+DEFAULT_CONSENT = {
+    "email": "Yes, send me news and offers by email. I can unsubscribe at any time with one click.",
+    "sms": "Yes, send me occasional offers by text message. Reply STOP to opt out at any time.",
+}
+
+
+def consent_texts(ctx: Ctx) -> dict[str, str]:
+    row = ctx.store.cursor().execute("SELECT settings FROM workspaces WHERE id = ?", [ctx.session.workspace_id]).fetchone()
+    saved = (orjson.loads(row[0]) if row and row[0] else {}).get("consent_texts") or {}
+    return {k: saved.get(k) or v for k, v in DEFAULT_CONSENT.items()}
+
+
+@action("/settings/consent", need="owner")
+def consent_save(ctx: Ctx, form: Any) -> str:
+    texts = {k: str(form.get(k) or "").strip()[:1000] for k in DEFAULT_CONSENT}
+    for k, v in texts.items():
+        if len(v) < 20:
+            raise ValidationError("say plainly what people agree to (at least 20 characters)", where=f"{k} consent text")
+    with ctx.store.write_lock:
+        con = ctx.store.con
+        row = con.execute("SELECT settings FROM workspaces WHERE id = ?", [ctx.session.workspace_id]).fetchone()
+        settings = orjson.loads(row[0]) if row and row[0] else {}
+        settings["consent_texts"] = texts
+        con.execute("UPDATE workspaces SET settings = ? WHERE id = ?",
+                    [orjson.dumps(settings).decode(), ctx.session.workspace_id])
+    audit(ctx.scope, ctx.session.user.email, "consent_texts.update", None, texts)
+    ctx.say("Consent wording saved. New sign-ups will see it.")
+    return "/settings#consent"
 
 
 @action("/settings/keys/create", need="owner")
