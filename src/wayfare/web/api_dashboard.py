@@ -198,6 +198,9 @@ def register(app: FastAPI, state: AppState) -> None:
                 return _error_page(ctx, fmt, 403, "Your role does not allow this page; ask the owner.")
             try:
                 data = p.handler(ctx)
+                if isinstance(data, Response):  # a download
+                    return with_headers(data)
+                return render_page(ctx, p, data, fmt)
             except NotFound as e:
                 return _error_page(ctx, fmt, 404, str(e))
             except WayfareError as e:
@@ -206,9 +209,6 @@ def register(app: FastAPI, state: AppState) -> None:
                 log.exception("dashboard page %s failed", request.url.path)
                 return _error_page(ctx, fmt, 500, "This page could not be computed. The details are in the server "
                                    "log; try again in a moment or open another page.")
-            if isinstance(data, Response):  # a download
-                return with_headers(data)
-            return render_page(ctx, p, data, fmt)
 
         endpoint.__name__ = "page_" + (p.path.strip("/").replace("/", "_").replace("{", "").replace("}", "") or "overview")
         return endpoint
