@@ -98,3 +98,53 @@ def retention(events, periods: int) -> dict[tuple[int, int], int]:
             if 0 <= off <= periods:
                 out[(first[p], off)] += 1
     return dict(out)
+
+
+def rfm_segments(orders: list[tuple]) -> dict[str, str]:
+    """orders: (person, ts, revenue) -> person: named segment (scores from cumulative shares, as documented)."""
+    import math
+
+    last: dict[str, dt.datetime] = {}
+    freq: dict[str, int] = defaultdict(int)
+    money: dict[str, float] = defaultdict(float)
+    for p, ts, rev in orders:
+        last[p] = max(last.get(p, ts), ts)
+        freq[p] += 1
+        money[p] += rev
+    ref = max(last.values())
+    rec = {p: math.floor((ref - t).total_seconds() / 86400) for p, t in last.items()}
+    n = len(last)
+
+    def score(values: dict[str, float], higher_better: bool) -> dict[str, int]:
+        out = {}
+        for p, v in values.items():
+            as_good_or_worse = sum(1 for w in values.values() if (w <= v if higher_better else w >= v))
+            out[p] = min(5, max(1, math.ceil(as_good_or_worse * 5 / n - 1e-9)))
+        return out
+
+    r, f = score(rec, False), score(freq, True)
+
+    def name(r: int, f: int) -> str:
+        if r == 5 and f >= 4:
+            return "Champions"
+        if 3 <= r <= 4 and f >= 4:
+            return "Loyal"
+        if r >= 4 and 2 <= f <= 3:
+            return "Potential Loyalist"
+        if r == 5 and f == 1:
+            return "New"
+        if r == 4 and f == 1:
+            return "Promising"
+        if r == 3 and f == 3:
+            return "Need Attention"
+        if r == 3 and f <= 2:
+            return "About to Sleep"
+        if r <= 2 and f == 5:
+            return "Can't Lose Them"
+        if r <= 2 and f >= 3:
+            return "At Risk"
+        if r == 1 and f == 1:
+            return "Lost"
+        return "Hibernating"
+
+    return {p: name(r[p], f[p]) for p in last}

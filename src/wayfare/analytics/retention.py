@@ -63,7 +63,7 @@ def run_retention(events: ibis.Table, q: RetentionQuery) -> dict[str, Any]:
     cells: dict[int, dict[int, int]] = {}
     for cohort, off, n in tri.itertuples(index=False, name=None):
         cells.setdefault(int(cohort), {})[int(off)] = int(n)
-    last = max(sizes) if sizes else 0
+    last = max([max(sizes)] + [int(c) + int(o) for c, o, _ in tri.itertuples(index=False, name=None)]) if sizes else 0
     rows = []
     for cohort in sorted(sizes):
         size = int(sizes[cohort])

@@ -1,7 +1,7 @@
 """RFM: recency, frequency and monetary quintile scores (1-5, 5 best) and the usual named segments.
 
-Scores come from ranks with ties sharing the lower rank -- ``1 + floor(5 * rank / buyers)`` -- so equal
-values always get equal scores and every engine agrees. Segments from R and F (the widely used grid):
+Scores come from the cumulative share of buyers -- ``ceil(5 * share with a value as good or worse)`` --
+so the best buyer scores 5, equal values always get equal scores and every engine agrees. Segments from R and F (the widely used grid):
 
     Champions           R 5,   F 4-5     Can't Lose Them   R 1-2, F 5
     Loyal               R 3-4, F 4-5     At Risk           R 1-2, F 3-4
@@ -42,10 +42,11 @@ def segment_of(r, f):
     )
 
 
-def _score(col, n, higher_is_better: bool = True):
+def _score(col, higher_is_better: bool = True):
+    """ceil(5 x the share of buyers whose value is as good or worse): the best buyer always scores 5."""
     order = col if higher_is_better else ibis.desc(col)
-    rank = ibis.rank().over(ibis.window(order_by=order))
-    return (1 + (rank * 5 / n).floor()).cast("int64")
+    share = ibis.cume_dist().over(ibis.window(order_by=order))
+    return (share * 5 - 1e-9).ceil().clip(lower=1, upper=5).cast("int64")
 
 
 def rfm_table(events: ibis.Table, as_of=None, order_event: str = "Order Completed") -> ibis.Table:
@@ -53,10 +54,9 @@ def rfm_table(events: ibis.Table, as_of=None, order_event: str = "Order Complete
     p = purchases(events, order_event)
     per = p.group_by("person_id").aggregate(last=p.ts.max(), frequency=p.count(), monetary=p.revenue.sum())
     ref = ibis.literal(as_of, type="timestamp") if as_of is not None else p.ts.max().as_scalar()
-    per = per.mutate(recency_days=((ref.epoch_seconds() - per.last.epoch_seconds()) / 86400).floor().cast("int64"),
-                     n=per.count().over(ibis.window()))
-    per = per.mutate(r=_score(per.recency_days, per.n, higher_is_better=False), f=_score(per.frequency, per.n),
-                     m=_score(per.monetary, per.n))
+    per = per.mutate(recency_days=((ref.epoch_seconds() - per.last.epoch_seconds()) / 86400).floor().cast("int64"))
+    per = per.mutate(r=_score(per.recency_days, higher_is_better=False), f=_score(per.frequency),
+                     m=_score(per.monetary))
     per = per.mutate(segment=segment_of(per.r, per.f))
     return per.select("person_id", "recency_days", "frequency", "monetary", "r", "f", "m", "segment")
 

@@ -1,0 +1,59 @@
+"""Paths: sessions, top paths from/to an event, Sankey links; checked against the naive sessioniser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from wayfare.analytics import PathsQuery, Tables, run_paths
+from wayfare.store import Store
+
+from .conftest import T0, journeys_for, write_events
+from .reference import paths_from, paths_to
+
+MIN = 60
+
+
+def _as_counts(result) -> dict[tuple, int]:
+    return {tuple(p["path"]): p["sessions"] for p in result["paths"]}
+
+
+def test_paths_split_sessions_on_inactivity_and_collapse_repeats(mem_scope):
+    journeys_for(mem_scope, {
+        "a": [(0, "Home"), (MIN, "Home"), (2 * MIN, "Menu"), (3 * MIN, "Book"),       # one session
+              (3 * MIN + 31 * MIN, "Menu"), (3 * MIN + 32 * MIN, "Order")],           # 31 min later: a new one
+        "b": [(0, "Home"), (10 * MIN, "Menu"), (20 * MIN, "Order")],
+    })
+    t = Tables.from_scope(mem_scope)
+    r = run_paths(t.events, PathsQuery(depth=3))
+    assert _as_counts(r) == {("Home", "Menu", "Book"): 1, ("Home", "Menu", "Order"): 1, ("Menu", "Order"): 1}
+    r = run_paths(t.events, PathsQuery(start="Menu", depth=2))
+    assert _as_counts(r) == {("Menu", "Order"): 2, ("Menu", "Book"): 1}
+    r = run_paths(t.events, PathsQuery(end="Order", depth=3))
+    assert _as_counts(r) == {("Home", "Menu", "Order"): 1, ("Menu", "Order"): 1}
+    links = {(x["source"], x["target"]): x["sessions"] for x in run_paths(t.events, PathsQuery(start="Home", depth=3))["links"]}
+    assert links == {("1:Home", "2:Menu"): 2, ("2:Menu", "3:Book"): 1, ("2:Menu", "3:Order"): 1}
+
+
+def test_paths_min_count_and_limit(mem_scope):
+    journeys_for(mem_scope, {f"p{i}": [(0, "A"), (MIN, "B" if i < 3 else "C")] for i in range(4)})
+    t = Tables.from_scope(mem_scope)
+    assert _as_counts(run_paths(t.events, PathsQuery(start="A", depth=2, min_count=2))) == {("A", "B"): 3}
+    assert _as_counts(run_paths(t.events, PathsQuery(start="A", depth=2, limit=1))) == {("A", "B"): 3}
+
+
+def test_paths_identical_on_duckdb_and_spark_and_match_reference(tmp_path, engine):
+    rng = random.Random(5)
+    log = [(f"p{p}", T0 + dt.timedelta(minutes=rng.randint(0, 240)), rng.choice("ABCD"))
+           for p in range(60) for _ in range(rng.randint(1, 8))]
+    store = Store(tmp_path / "p.db")
+    try:
+        sc = store.scope("default")
+        write_events(sc, [{"person": p, "at": ts, "event": e} for p, ts, e in log])
+        t = engine(sc)
+        r = run_paths(t.events, PathsQuery(start="A", depth=3, limit=1000))
+        assert _as_counts(r) == paths_from(log, "A", 3)
+        r = run_paths(t.events, PathsQuery(end="B", depth=3, limit=1000))
+        assert _as_counts(r) == paths_to(log, "B", 3)
+    finally:
+        store.close()
