@@ -85,6 +85,6 @@ def cell(ctx: Ctx) -> dict:
         f"""WITH c AS (SELECT e.person_id, count(*) n, max(e.ts) last {base} GROUP BY 1 ORDER BY last DESC LIMIT 50)
             SELECT c.person_id, c.n, c.last, pr.traits->>'name', pr.traits->>'email'
             FROM c LEFT JOIN profiles pr ON pr.person_id = c.person_id ORDER BY c.last DESC""", params)
-    return {"title": f"{stage_name} · {channel}", "stage": stage_name, "channel": channel, "persona": persona,
+    return {"title": f"{stage_name}, via {channel}", "stage": stage_name, "channel": channel, "persona": persona,
             "events": [{"event": r[0], "count": r[1], "people": r[2]} for r in events],
             "people": [{"person_id": r[0], "events": r[1], "last": r[2], "name": r[3], "email": r[4]} for r in people]}
