@@ -74,7 +74,7 @@ def prediction(scope: Scope, pid: str, now: dt.datetime) -> dict[str, Any]:
     gap = ((last - first).days / (n - 1)) if n > 1 else 45
     ratio = days / max(gap, 7)
     risk = max(0.02, min(0.98, 1 - 1 / (1 + (ratio / 2) ** 3)))
-    reasons = [f"last order {days} days ago", f"orders every {gap:.0f} days on average" if n > 1 else "ordered once",
+    reasons = ["last order today" if days == 0 else f"last order {days} day{'s' if days != 1 else ''} ago", f"orders every {gap:.0f} days on average" if n > 1 else "ordered once",
                f"{n} order{'s' if n != 1 else ''}, £{spend:,.0f} in all"]
     label = "High" if risk >= 0.6 else "Medium" if risk >= 0.3 else "Low"
     nba = ("Win-back: a personal note with an offer." if risk >= 0.6 else
