@@ -72,6 +72,17 @@ def default_steps(names: list[str], scope: Scope) -> list[str]:
     return pick[:3] if len(pick) >= 2 else names[:3]
 
 
+_SHAPE = {"steps", "window_days", "series", "total", "overall"}
+
+
+def _engine_or_builtin(scope: Scope, steps: list[str], window: int, breakdown: str) -> dict[str, Any]:
+    """The analytics engine's funnel when installed and well-formed, else the built-in query."""
+    got = safe_engine_call("analytics", "dashboard_funnel", scope, steps, window, breakdown)
+    if isinstance(got, dict) and _SHAPE <= got.keys() and len(got["total"]) == len(steps):
+        return {**got, "engine": "analytics"}
+    return {**run_funnel(scope, steps, window, breakdown), "engine": "built-in"}
+
+
 @page("/funnels", "funnels.html", "Funnels", nav="Funnels")
 def funnels(ctx: Ctx) -> dict:
     names = ctx.cached("event_names", lambda: event_names(ctx.scope))
@@ -92,7 +103,6 @@ def funnels(ctx: Ctx) -> dict:
     result = None
     if len(steps) >= 2:
         key = f"funnel:{'|'.join(steps)}:{window}:{breakdown}"
-        result = ctx.cached(key, lambda: safe_engine_call("analytics", "dashboard_funnel", ctx.scope, steps, window,
-                                                          breakdown) or run_funnel(ctx.scope, steps, window, breakdown))
+        result = ctx.cached(key, lambda: _engine_or_builtin(ctx.scope, steps, window, breakdown))
     return {"event_names": names, "steps": steps, "window_days": window, "breakdown": breakdown,
             "breakdowns": BREAKDOWNS, "result": result}
