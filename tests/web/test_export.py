@@ -39,3 +39,11 @@ def test_bar_heights_are_proportional_and_empty_data_says_so():
     hs = [float(h) for h in re.findall(r'class="mark"[^>]*height="([0-9.]+)"', svg)]
     assert len(hs) == 2 and abs(hs[1] / hs[0] - 2) < 0.01
     assert "No data yet" in str(bars([], "t")) and "No data yet" in str(lines([], {}, "t"))
+
+
+def test_page_filters_show_a_dash_for_values_they_cannot_format():
+    from wayfare.web.dashboard.base import env
+
+    t = env.from_string("{{ a|num }} {{ b|money }} {{ c|pct }} {{ d|when }} {{ e|num(1) }} {{ f|money }}")
+    assert t.render(a="n/a", b=None, c=object(), d=12, e=1234.56, f=12.5) == "– – – – 1,234.6 £12.50"
+    assert env.from_string("{{ x.missing|num }}").render(x={}) == "–"

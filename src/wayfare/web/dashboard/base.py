@@ -78,7 +78,20 @@ def _day(v: Any) -> str:
     return v.strftime("%-d %b %Y")
 
 
-env.filters.update(num=_num, money=_money, pct=_pct, when=_when, day=_day)
+def _lenient(fn: Callable[..., str]) -> Callable[..., str]:
+    """A filter that shows "–" for a value it cannot format (an engine's missing or odd field)."""
+
+    def wrapped(v: Any, *a: Any) -> str:
+        try:
+            return fn(v, *a)
+        except (TypeError, ValueError, AttributeError):
+            return "–"
+
+    return wrapped
+
+
+env.filters.update(num=_lenient(_num), money=_lenient(_money), pct=_lenient(_pct), when=_lenient(_when),
+                   day=_lenient(_day))
 env.filters["zip_with"] = lambda a, b: list(zip(a, b, strict=False))
 env.globals["zip_steps"] = lambda a, b: list(zip(a, b, strict=False))
 env.globals["pct_fmt"] = lambda v: f"{100 * v:.0f}%"
