@@ -142,7 +142,7 @@ def chdb_funnel(db: str, ws: str):
         c.execute(f"COPY (SELECT person_id, ts, event FROM events WHERE workspace_id = '{ws}') TO '{pq}' (FORMAT parquet)")
         c.close()
     sess = chdb.session.Session()
-    sess.query(f"CREATE TABLE ev ENGINE = MergeTree ORDER BY (person_id, ts) AS SELECT person_id, ts, event "
+    sess.query(f"CREATE TABLE ev ENGINE = MergeTree ORDER BY (person_id, ts) AS SELECT person_id, toDateTime(ts, 'UTC') AS ts, event "
                f"FROM file('{pq}', Parquet)")
     conds = ", ".join(f"event = '{e}'" for e in FUNNEL)
     sql = (f"SELECT level, count() FROM (SELECT person_id, windowFunnel(604800, 'strict_increase')(ts, {conds}) "

@@ -38,6 +38,49 @@ def _secs(ts):
 
 def funnel_levels(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
     """Per person who did step 1: ``level`` reached (1..n), ``first_ts`` (their first step-1 time) and
+    ``secs_k`` (k = 2..n): the shortest time from step 1 to step k over the attempts that reached k.
+
+    Level by level, each step-k event keeps only the latest start that can reach it: the largest start
+    ``s`` over the step-(k-1) states strictly before it (a running max over the person's events in time
+    order, events before states at equal times so "before" is strict), valid while within the window.
+    A later start is never worse (same event reached, later deadline), so this is exact; one running
+    window per step over shrinking inputs, no per-person loop and no self-join."""
+    if q.exclusions:
+        return funnel_levels_chains(events, q)
+    be = backend_name(events)
+    n = len(q.steps)
+    preds = [step_predicate(events, s, be) for s in q.steps]
+    e = events.filter(events.person_id.notnull(), reduce(lambda a, b: a | b, preds))
+    e = e.select(person_id=e.person_id, ts=e.ts, **{f"m{i}": p for i, p in enumerate(preds)})
+    window = ibis.interval(seconds=int(q.within))
+    starts = e.filter(e.m0)
+    first = starts.group_by("person_id").aggregate(first_ts=starts.ts.min())
+    reached = [first.select(person_id=first.person_id, lvl=ibis.literal(1), secs=ibis.null("int64"))]
+    states = starts.select(person_id=starts.person_id, t=starts.ts, s=starts.ts)
+    for k in range(1, n):
+        ev = e.filter(e[f"m{k}"])
+        ts_type = e.ts.type().copy(nullable=True)
+        u = ibis.union(ev.select(person_id=ev.person_id, t=ev.ts, s=ibis.null(ts_type), kind=ibis.literal(0)),
+                       states.select(person_id=states.person_id, t=states.t, s=states.s.cast(ts_type),
+                                     kind=ibis.literal(1)),
+                       distinct=False)
+        run = ibis.window(group_by=u.person_id, order_by=[u.t, u.kind], rows=(None, 0))
+        u = u.mutate(best=u.s.max().over(run))
+        u = u.filter(u.kind == 0, u.best.notnull(), u.t <= u.best + window)
+        states = u.select(person_id=u.person_id, t=u.t, s=u.best)
+        lvl = states.group_by("person_id").aggregate(secs=(_secs(states.t) - _secs(states.s)).min())
+        reached.append(lvl.select(person_id=lvl.person_id, lvl=ibis.literal(k + 1), secs=lvl.secs.cast("int64")))
+    u = ibis.union(*reached, distinct=False)
+    agg = {"level": u.lvl.max()}
+    agg |= {f"secs_{k}": u.secs.min(where=u.lvl == k) for k in range(2, n + 1)}
+    per = u.group_by("person_id").aggregate(**agg)
+    return per.join(first, "person_id").select(per.person_id, per.level, first.first_ts,
+                                               *[per[f"secs_{k}"] for k in range(2, n + 1)])
+
+
+def funnel_levels_chains(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
+    """The same figures by explicit earliest-event attempts (used with exclusions, which need the
+    attempt's own step times). Per person who did step 1: ``level`` reached (1..n), ``first_ts`` (their first step-1 time) and
     ``secs_k`` (k = 2..n): the shortest time from step 1 to step k over the attempts that reached k."""
     be = backend_name(events)
     n = len(q.steps)
@@ -55,7 +98,7 @@ def funnel_levels(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
     d = d.mutate(**cum)
     lagw = ibis.window(group_by=d.person_id, order_by=ibis.desc(d.ts))
     d = d.mutate(**{"n" + k[2:] if k.startswith("cm") else "nx" + k[2:]: d[k].lag().over(lagw) for k in cum})
-    d = d.select("person_id", "ts", "m0", *[c for c in d.columns if c.startswith("n")])
+    d = d.select("person_id", "ts", *[f"m{i}" for i in range(n)], *[c for c in d.columns if c.startswith("n")])
     window = ibis.interval(seconds=int(q.within))
     # level 1: every start (distinct time) of step 1
     starts = d.filter(d.m0 == 1)
@@ -69,9 +112,10 @@ def funnel_levels(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
         if k == 1:
             nxt = starts.select(person_id=starts.person_id, s=starts.ts, t=starts.ts, tn=starts["n1"],
                                 **_carry(starts, q, 0, {}))
-        else:
-            j = cur.join(d, [cur.person_id == d.person_id, cur.t == d.ts])
-            nxt = j.select(person_id=cur.person_id, s=cur.s, t=cur.t, tn=d[f"n{k}"],
+        else:  # the current time is a step-k event: look it up among those rows only
+            dk = d.filter(d[f"m{k - 1}"] == 1).select("person_id", "ts", f"n{k}")
+            j = cur.join(dk, [cur.person_id == dk.person_id, cur.t == dk.ts])
+            nxt = j.select(person_id=cur.person_id, s=cur.s, t=cur.t, tn=dk[f"n{k}"],
                            **{c: cur[c] for c in cur.columns if c.startswith("lim")})
         ok = nxt.tn.notnull() & (nxt.tn <= nxt.s + window)
         for j_, x in enumerate(q.exclusions):
