@@ -219,3 +219,34 @@ def test_feedback_shows_sentiment_by_stage_and_themes_with_quotes(owner):
     assert "Experience" in stages and all(0 <= v <= 10 for v in stages.values())
     assert d["themes"] and all(t["quotes"] and t["mentions"] > 0 for t in d["themes"])
     assert -100 <= d["nps_90d"] <= 100 and sum(n for _, n in d["distribution"]) == d["answers_90d"]
+
+
+def test_cached_pages_refresh_when_new_events_arrive(owner, demo_server):
+    import httpx
+
+    from wayfare.store import create_key
+
+    before = owner.get("/?format=json").json()["events"]
+    assert owner.get("/?format=json").json()["events"] == before  # served from the cache
+    key = create_key(demo_server.store, "default", "ingest")["key"]
+    r = httpx.post(f"{demo_server.url}/v1/track", auth=(key, ""), json={
+        "type": "track", "event": "Menu Viewed", "userId": "fresh-visitor", "messageId": "cache-test-1"})
+    assert r.status_code == 200
+    assert owner.get("/?format=json").json()["events"] == before + 1
+
+
+def test_warming_fills_the_cache_for_every_workspace(demo_server):
+    import threading
+
+    from wayfare.web.dashboard import cache
+    from wayfare.web.dashboard.warm import warm_all
+
+    for w in demo_server.store.workspaces():
+        cache.bump(w["id"])
+    hits = cache.hits
+    n = warm_all(demo_server.store, threading.Event())
+    assert n == 7 * len(demo_server.store.workspaces())
+    c = Client(demo_server.url)
+    c.login("owner@example.org")
+    c.get("/segments")
+    assert cache.hits > hits
