@@ -28,8 +28,13 @@ class Tables:
     profiles: ibis.Table | None = None
 
     @classmethod
-    def from_scope(cls, scope) -> Tables:
-        return cls(scope.ibis("events"), scope.ibis("profiles"))
+    def from_scope(cls, scope, cursor: bool = False) -> Tables:
+        """The workspace's tables; ``cursor=True`` reads through a fresh DuckDB cursor (for threads)."""
+        if not cursor:
+            return cls(scope.ibis("events"), scope.ibis("profiles"))
+        be = ibis.duckdb.from_connection(scope.store.cursor())
+        ev, pr = be.table("events"), be.table("profiles")
+        return cls(ev.filter(ev.workspace_id == scope.workspace_id), pr.filter(pr.workspace_id == scope.workspace_id))
 
     @classmethod
     def from_spark(cls, session, events: Any, profiles: Any = None) -> Tables:
