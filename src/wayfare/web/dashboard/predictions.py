@@ -34,7 +34,8 @@ def run_predictions(scope: Scope) -> dict[str, Any]:
     def row(r: tuple, kind: str) -> dict:
         pid, n, spend, days, gap, ratio, name, email = r
         risk = max(0.02, min(0.98, 1 - 1 / (1 + (ratio / 2) ** 3)))
-        reasons = [f"{n} orders, £{spend:,.0f} spent", f"usually every {gap:.0f} days", f"last order {days} days ago"]
+        reasons = [f"{n} orders, £{spend:,.0f} spent", f"usually every {gap:.0f} days",
+                   "last order today" if days == 0 else f"last order {days} day{'s' if days != 1 else ''} ago"]
         if kind == "risk":
             nba = "Personal win-back note with an offer" if spend > 200 else "Win-back email: what is new"
         else:
