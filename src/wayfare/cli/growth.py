@@ -241,3 +241,56 @@ def referrals_advocacy(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> N
     Example: wayfare referrals advocacy --json
     """
     emit(R.advocacy(scope(workspace)), json)
+
+
+personalize_app = typer.Typer(help="On-site personalisation: content slots per audience, the user-id secret.",
+                              no_args_is_help=True)
+app.add_typer(personalize_app, name="personalize")
+
+
+@personalize_app.command("slot")
+def personalize_slot(
+    slot: str = typer.Argument(..., help="Slot name the site renders, e.g. banner."),
+    audience: str = typer.Option("all", "--audience", help="all, first_time, returning, customer, regular, a stage, "
+                                 "or segment:NAME."),
+    content: str = typer.Option(..., "--content", help='JSON object, e.g. {"text": "10% off your first order"}.'),
+    priority: int = typer.Option(0, "--priority", help="Higher wins when several audiences match."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Define what a slot shows to an audience.
+
+    Example: wayfare personalize slot banner --audience first_time --content '{"text": "Welcome! 10% off"}'
+    """
+    import json as _j
+
+    from ..growth.personalize import set_slot
+
+    try:
+        body = _j.loads(content)
+    except ValueError as e:
+        raise ValidationError(f"not JSON: {e}", where="--content") from e
+    emit(set_slot(scope(workspace), slot, audience, body, priority), json)
+
+
+@personalize_app.command("slots")
+def personalize_slots(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """The content slots defined for this workspace.
+
+    Example: wayfare personalize slots --json
+    """
+    from ..growth.personalize import list_slots
+
+    emit({"slots": list_slots(scope(workspace))}, json,
+         lambda d: _table("Slots", d["slots"], ["slot", "audience", "priority", "content"]))
+
+
+@personalize_app.command("secret")
+def personalize_secret(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """The secret a site's server uses to sign user ids: user_hash = hex HMAC-SHA256(secret, user_id). Keep it server-side.
+
+    Example: wayfare personalize secret --json
+    """
+    from ..growth.personalize import workspace_secret
+
+    emit({"secret": workspace_secret(scope(workspace))}, json)

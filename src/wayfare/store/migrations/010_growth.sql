@@ -61,4 +61,11 @@ CREATE TABLE growth_slots (
     content      JSON NOT NULL,
     priority     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workspace_id, slot, audience)
+);
+
+-- per-workspace secret for verifying user ids sent by a site (user_hash = HMAC-SHA256(secret, user_id))
+CREATE TABLE growth_secrets (
+    workspace_id VARCHAR NOT NULL PRIMARY KEY,
+    secret       VARCHAR NOT NULL,
+    created_at   TIMESTAMP NOT NULL
 )
