@@ -159,8 +159,9 @@ def spark_funnel(scope, q):
 
     pq = Path(scope.store.path).with_suffix(".spark.parquet")
     if not pq.exists():
-        scope.execute(f"COPY (SELECT person_id, ts, event, channel, properties::VARCHAR properties FROM events) "
-                      f"TO '{pq}' (FORMAT parquet)")
+        scope.store.cursor().execute(
+            f"COPY (SELECT person_id, ts, event, channel, properties::VARCHAR properties FROM events "
+            f"WHERE workspace_id = '{scope.workspace_id}') TO '{pq}' (FORMAT parquet)")
     spark = spark_session("local[2]", **{"spark.driver.memory": "8g"})
     tables = Tables.from_spark(spark, str(pq))
     best, f = timed(lambda: run_funnel(tables.events, q, detail=False), 2)
