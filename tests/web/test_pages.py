@@ -250,3 +250,19 @@ def test_warming_fills_the_cache_for_every_workspace(demo_server):
     c.login("owner@example.org")
     c.get("/segments")
     assert cache.hits > hits
+
+
+def test_staff_save_a_segment_by_rule_and_see_it_listed_with_its_people(demo_server):
+    c = Client(demo_server.url)
+    c.login("staff@example.org")
+    token = c.csrf("/segments")
+    r = c.post("/segments/save", data={"csrf": token, "name": "Leeds regulars", "rule": 'orders >= 2 and traits.city = "Leeds"'})
+    assert r.status_code == 303 and "Segment “Leeds regulars” saved" in c.get("/segments").text
+    saved = {s["name"]: s for s in c.get("/segments?format=json").json()["saved"]}
+    expected = demo_server.store.scope("default").one(
+        """SELECT count(*) FROM profiles p WHERE p.traits->>'city' = 'Leeds'
+           AND (SELECT count(*) FROM events e WHERE e.person_id = p.person_id AND e.event = 'Order Completed') >= 2""")[0]
+    assert saved["Leeds regulars"]["members"] == expected > 0
+    r = c.post("/segments/save", data={"csrf": token, "name": "Broken", "rule": "orders >>> 2"},
+               headers={"Referer": f"{c.base}/segments"})
+    assert r.status_code == 303 and "Broken" not in {s["name"] for s in c.get("/segments?format=json").json()["saved"]}

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...errors import ValidationError
 from ...store import Scope
-from .base import Ctx, page
-from .common import ORDER_SQL, anchor
+from .base import Ctx, action, page
+from .common import ORDER_SQL, anchor, engine, safe_engine_call
 
 # (name, rule over r/f scores, what to do), first match wins
 SEGMENTS: list[tuple[str, str, str]] = [
@@ -52,4 +53,22 @@ def run_rfm(scope: Scope) -> dict[str, Any]:
 
 @page("/segments", "segments.html", "Segments", nav="Segments")
 def segments(ctx: Ctx) -> dict:
-    return ctx.cached("rfm", lambda: run_rfm(ctx.scope))
+    data = ctx.cached("rfm", lambda: run_rfm(ctx.scope))
+    saved = safe_engine_call("analytics", "list_segments", ctx.scope)
+    return {**data, "saved": saved if isinstance(saved, list) else [], "can_save": engine("analytics") is not None,
+            "rule_example": 'orders_90d >= 2 and last_seen < 30d and traits.city = "Leeds"'}
+
+
+@action("/segments/save", need="staff")
+def save(ctx: Ctx, form: Any) -> str:
+    eng = engine("analytics")
+    if eng is None or not hasattr(eng, "save_segment"):
+        raise ValidationError("saving your own segments needs the analytics engine, which is not installed")
+    name, rule = str(form.get("name") or "").strip(), str(form.get("rule") or "").strip()
+    if not rule:
+        raise ValidationError("write a rule, for example: orders_90d >= 2", where="rule")
+    eng.save_segment(ctx.scope, name, rule, str(form.get("description") or "").strip()[:200] or None)
+    res = eng.refresh_segment(ctx.scope, name)
+    n = res.get("members", res.get("size")) if isinstance(res, dict) else None
+    ctx.say(f"Segment “{name}” saved" + (f" with {n:,} people." if isinstance(n, int) else "."))
+    return "/segments#saved"
