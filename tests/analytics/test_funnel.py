@@ -169,3 +169,13 @@ def test_funnel_identical_on_duckdb_and_spark(tmp_path, engine):
         assert r["breakdown"][0]["key"] == "web"
     finally:
         store.close()
+
+
+def test_dashboard_funnel_has_the_dashboard_shape(mem_scope):
+    from wayfare.analytics import dashboard_funnel
+
+    journeys_for(mem_scope, {"a": [(0, "A"), (60, "B")], "b": [(0, "A")]})
+    r = dashboard_funnel(mem_scope, ["A", "B"], 7, "channel")
+    assert r["total"] == [2, 1] and r["overall"] == 0.5
+    assert r["series"] == [{"group": "web", "counts": [2, 1], "conversion": [1.0, 0.5], "step_conversion": [None, 0.5],
+                            "median_hours": [None, 0.017]}]

@@ -23,8 +23,8 @@ __all__ = ["Tables", "spark_session", "funnel_levels", "run_funnel", "kpi_table"
 
 def dashboard_funnel(scope, steps: list[str], window_days: int, breakdown: str = ""):
     """The dashboard's funnel figures (same shape as its built-in query), computed by this engine."""
-    t = Tables.from_scope(scope)
-    by = {"channel": "first_touch", "persona": "persona"}.get(breakdown) if breakdown else None
+    t = Tables.from_scope(scope, cursor=True)  # the dashboard calls from server threads
+    by = {"channel": "channel", "persona": "persona"}.get(breakdown) if breakdown else None
     q = FunnelQuery(steps=[parse_step(s) for s in steps], within=window_days * 86400, by=by)
     r = run_funnel(t.events, q, t.profiles, detail=False)
     groups = r.get("breakdown") or [{"key": "All", "steps": r["steps"]}]
