@@ -153,7 +153,7 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     if top is not None and top.passage.audience:  # a variant for this kind of customer, when there is one
         seg = _segment(scope, person_id)
         for h in hits:
-            if h.passage.source == top.passage.source and h.passage.audience == seg:
+            if h.passage.title == top.passage.title and h.passage.audience == seg:
                 top = h
                 break
     if top is not None and top.confidence >= THRESHOLD:

@@ -72,6 +72,18 @@ class Index:
             g = {stem(w) for w in group}
             for w in g:
                 out[w] |= g - {w}
+        # the knowledge base's own paraphrases: questions that share one answer ("Do you rent bikes?",
+        # "Can I hire a bicycle?") pair up the words they do not share (rent~hire, bike~bicycle)
+        for p in self.passages:
+            qs = [set(content_tokens(q)) for q in p.questions[:20]]
+            for i, a in enumerate(qs):
+                for b in qs[i + 1 :]:
+                    only_a, only_b = a - b, b - a
+                    if 0 < len(only_a) <= 3 and 0 < len(only_b) <= 3:
+                        for x in only_a:
+                            out[x] |= only_b
+                        for y in only_b:
+                            out[y] |= only_a
         return out
 
     def _variants(self, term: str, raw_len: int = 0) -> list[tuple[str, float]]:
@@ -147,6 +159,10 @@ class Index:
                     cov = w * (0.3 if term.isdigit() else 1.0) * w_idf
                     if cov > per_doc[i].get(term, 0.0):
                         per_doc[i][term] = cov
+        # Lucene's classic coord factor: a passage that covers more of the question ranks higher
+        for i in range(self.n):
+            if scores[i] > 0 and mass:
+                scores[i] *= sum(per_doc[i].values()) / mass
         order = sorted((i for i in range(self.n) if scores[i] > 0), key=lambda i: -scores[i])[:k]
         hits = []
         top2 = scores[order[1]] if len(order) > 1 else 0.0

@@ -23,7 +23,7 @@ must i me my mine we us our ours you your yours he him his she her it its they t
 there here what which who whom whose when where why how any some all each every no not nor only own same so than
 too very just also as s t don't doesn't isn't i'm i'd i've you're it's what's there's let's please hi hello hey
 thanks thank tell know want wondering wonder question ask like would get got one ok okay yes yeah
-bring need needs offer offers available possible allowed allow anything something someone guys also really
+back bring need needs offer offers available possible allowed allow anything something someone guys also really
 """.split())
 
 # general-purpose groups (not tied to one business); the knowledge base adds its own from its questions
@@ -88,14 +88,20 @@ def stem(w: str) -> str:
         return w
     if w.endswith("'s"):
         w = w[:-2]
-    for suf, rep in (("ies", "y"), ("ied", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""),
-                     ("ly", ""), ("ation", "ate"), ("ment", "")):
+    for suf, rep in (("ies", "y"), ("sses", "ss"), ("shes", "sh"), ("ches", "ch"), ("xes", "x")):
         if w.endswith(suf) and len(w) - len(suf) >= 3:
-            if suf == "s" and w.endswith(("ss", "us", "is")):
-                return w
+            w = w[: len(w) - len(suf)] + rep
+            break
+    else:
+        if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) >= 4:
+            w = w[:-1]
+    for suf, rep in (("ied", "y"), ("ing", ""), ("ed", ""), ("ly", ""), ("ation", "ate"), ("ment", "")):
+        if w.endswith(suf) and len(w) - len(suf) >= 3:
             w = w[: len(w) - len(suf)] + rep
             break
     if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):  # bike/bikes/biked all meet at "bik"
         w = w[:-1]
     return w
 
