@@ -124,3 +124,15 @@ def keys_rotate(key_id: str, workspace: str = WorkspaceOpt, json: bool = JsonOpt
     new["revoked"] = key_id
     emit(new, json, lambda d: console.print(f"[bold]{d['key']}[/bold]\nnew {d['scope']} key {d['key_id']}; "
                                             f"{key_id} is revoked. Copy the key now, it is not shown again."))
+
+
+@privacy_app.command("compact")
+def compact(json: bool = JsonOpt) -> None:
+    """Rewrite the store file so deleted rows leave nothing in freed pages (run after an erase over the API,
+    with the server stopped).
+
+    Example: wayfare privacy compact
+    """
+    close_store()
+    res = rewrite_file(CTX.db)
+    emit(res, json, lambda d: console.print(f"rewrote {CTX.db}: {d['bytes_before']:,} → {d['bytes_after']:,} bytes"))
