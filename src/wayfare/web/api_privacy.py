@@ -28,7 +28,7 @@ from ..errors import AuthError, NotFound, ValidationError
 from ..ingest.routes import key_from_request
 from ..privacy import erase_person, export_person
 from ..privacy.retention import KINDS, cleanup, get_retention, set_retention
-from ..store import verify_key
+from ..store import Scope, verify_key
 from .app import AppState
 
 __all__ = ["register", "RateLimiter"]
@@ -135,8 +135,8 @@ def register(app: FastAPI, state: AppState) -> None:
 
     def scope_for(request: Request):
         key = verify_key(store, key_from_request(request), need="admin")
-        name = next(w["name"] for w in store.workspaces() if w["id"] == key.workspace_id)
-        return store.scope(name), key
+        row = store.cursor().execute("SELECT name FROM workspaces WHERE id = ?", [key.workspace_id]).fetchone()
+        return Scope(store, key.workspace_id, row[0]), key
 
     async def guarded(request: Request, fn) -> ORJSONResponse:
         try:
