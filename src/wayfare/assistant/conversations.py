@@ -58,19 +58,12 @@ def start(scope: Scope, *, visitor_id: str | None = None, person_id: str | None 
 
 
 def get(scope: Scope, conversation_id: str) -> dict[str, Any]:
-    df = scope.df("SELECT * EXCLUDE (workspace_id) FROM assistant_conversations WHERE conversation_id = $c",
-                  {"c": str(conversation_id)})
-    if df.empty:
-        raise NotFound(f"no conversation {conversation_id!r}; `wayfare inbox list` shows them")
-    rec = df.iloc[0].to_dict()
-    return {k: (None if _isnull(v) else v) for k, v in rec.items()}
-
-
-def _isnull(v: Any) -> bool:
-    try:
-        return v is None or bool(v != v)
-    except (TypeError, ValueError):
-        return False
+    cur = scope.execute("SELECT * EXCLUDE (workspace_id) FROM assistant_conversations WHERE conversation_id = $c",
+                        {"c": str(conversation_id)})
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"no conversation {str(conversation_id)[:100]!r}; `wayfare inbox list` shows them")
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
 def _touch(scope: Scope, con: Any, cid: str, **cols: Any) -> None:

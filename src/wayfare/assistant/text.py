@@ -63,9 +63,10 @@ _POS = {"great": 2, "love": 2, "lovely": 2, "excellent": 3, "amazing": 3, "good"
 _NEGATORS = {"not", "no", "never", "isn't", "wasn't", "don't", "didn't", "hardly"}
 
 _PERSON = re.compile(
-    r"\b(human|real person|a person|live (agent|person|chat)|agent|operator|someone (real|else)|"
-    r"speak (to|with) (someone|somebody|a|the|your)|talk (to|with) (someone|somebody|a|the|your)|"
-    r"staff member|member of staff|manager|customer service|representative|call me|contact me)\b")
+    r"\b(human|real person|(want|need|get|see|ask for|reach|contact) (a|an|the) (person|agent|human)|live (agent|person|chat)|agent|operator|someone (real|else)|"
+    r"speak (to|with) (someone|somebody|a|the|your)|(talk|chat) (to|with) (someone|somebody|a|the|your)|"
+    r"staff member|member of staff|manager|customer service|representative|call me|contact me|"
+    r"^\W*(a )?(person|human|agent|operator|someone|staff)\b|(person|human|agent|someone) please)\b")
 _ORDER = re.compile(
     r"\b(where('s| is)? my (order|food|delivery|parcel|package)|my order|order status|status of my order|"
     r"track(ing)? my|has my (order|food|delivery)|when will my (order|food|delivery)|my last order|my delivery)\b")
