@@ -266,3 +266,12 @@ def test_staff_save_a_segment_by_rule_and_see_it_listed_with_its_people(demo_ser
     r = c.post("/segments/save", data={"csrf": token, "name": "Broken", "rule": "orders >>> 2"},
                headers={"Referer": f"{c.base}/segments"})
     assert r.status_code == 303 and "Broken" not in {s["name"] for s in c.get("/segments?format=json").json()["saved"]}
+
+
+def test_customer_search_by_part_of_a_name_and_percent_signs_are_literal(owner, demo_server):
+    scope = demo_server.store.scope("default")
+    last = scope.one("SELECT traits->>'last_name' FROM profiles WHERE traits->>'last_name' IS NOT NULL LIMIT 1")[0]
+    people = owner.get(f"/customers?q={last[:4].lower()}&format=json").json()["people"]
+    assert people and all(last[:4].lower() in (p["name"] or "").lower() + (p["email"] or "").lower() or p["city"]
+                          for p in people)
+    assert owner.get("/customers?q=%25%25&format=json").json()["people"] == []

@@ -162,7 +162,8 @@ def register(app: FastAPI, state: AppState) -> None:
             if not body.confirm:
                 raise ValidationError("set confirm to true to erase", where="confirm")
             res = erase_person(sc, body.person, actor=f"api:{key.key_id}")
-            sc.store.checkpoint()
+            with sc.store.write_lock:
+                sc.store.cursor().execute("CHECKPOINT")
             res["file_rewrite"] = "pending: stop the server and run `wayfare privacy compact` to wipe freed pages"
             return res
         return await guarded(request, run)
