@@ -68,7 +68,7 @@ def engine(request):
     spark = request.getfixturevalue("spark")
 
     def make(scope) -> Tables:
-        ev = scope.df("SELECT person_id, event, type, ts, channel, source, revenue, properties::VARCHAR properties, "
+        ev = scope.df("SELECT person_id, seq, event, type, ts, channel, source, revenue, properties::VARCHAR properties, "
                       "context::VARCHAR context, user_id FROM events")
         pr = scope.df("SELECT person_id, traits::VARCHAR traits FROM profiles")
         return Tables.from_spark(spark, ev, pr)

@@ -40,39 +40,39 @@ def funnel_levels(events: list[tuple], steps: list[str], within: int) -> dict[st
     return out
 
 
-def sessions(events: list[tuple], gap: int = 1800) -> list[list[str]]:
-    """(person, ts, event) -> sessions as lists of events (time then name order, repeats collapsed)."""
+def sessions(events: list[tuple], gap: int = 1800, collapse: bool = False) -> list[list[str]]:
+    """(person, ts, event) -> sessions as lists of events (time, then log order; repeats collapsed if asked)."""
     by = defaultdict(list)
-    for p, ts, ev in events:
-        by[p].append((ts, ev))
+    for i, (p, ts, ev) in enumerate(events):
+        by[p].append((ts, i, ev))
     out = []
     for p in sorted(by):
         evs = sorted(by[p])
         cur: list[str] = []
         last_ts = None
-        for ts, ev in evs:
+        for ts, _, ev in evs:
             if last_ts is not None and (ts - last_ts).total_seconds() > gap:
                 out.append(cur)
                 cur = []
-            if not cur or cur[-1] != ev:
+            if not collapse or not cur or cur[-1] != ev:
                 cur.append(ev)
             last_ts = ts
         out.append(cur)
     return out
 
 
-def paths_from(events, start: str, depth: int, gap: int = 1800) -> dict[tuple, int]:
+def paths_from(events, start: str, depth: int, gap: int = 1800, collapse: bool = False) -> dict[tuple, int]:
     counts: dict[tuple, int] = defaultdict(int)
-    for s in sessions(events, gap):
+    for s in sessions(events, gap, collapse):
         if start in s:
             i = s.index(start)
             counts[tuple(s[i:i + depth])] += 1
     return dict(counts)
 
 
-def paths_to(events, end: str, depth: int, gap: int = 1800) -> dict[tuple, int]:
+def paths_to(events, end: str, depth: int, gap: int = 1800, collapse: bool = False) -> dict[tuple, int]:
     counts: dict[tuple, int] = defaultdict(int)
-    for s in sessions(events, gap):
+    for s in sessions(events, gap, collapse):
         if end in s:
             i = s.index(end)
             counts[tuple(s[max(0, i - depth + 1):i + 1])] += 1

@@ -26,12 +26,15 @@ def test_paths_split_sessions_on_inactivity_and_collapse_repeats(mem_scope):
     })
     t = Tables.from_scope(mem_scope)
     r = run_paths(t.events, PathsQuery(depth=3))
+    assert _as_counts(r) == {("Home", "Home", "Menu"): 1, ("Home", "Menu", "Order"): 1, ("Menu", "Order"): 1}
+    r = run_paths(t.events, PathsQuery(depth=3, collapse_repeats=True))
     assert _as_counts(r) == {("Home", "Menu", "Book"): 1, ("Home", "Menu", "Order"): 1, ("Menu", "Order"): 1}
     r = run_paths(t.events, PathsQuery(start="Menu", depth=2))
     assert _as_counts(r) == {("Menu", "Order"): 2, ("Menu", "Book"): 1}
     r = run_paths(t.events, PathsQuery(end="Order", depth=3))
     assert _as_counts(r) == {("Home", "Menu", "Order"): 1, ("Menu", "Order"): 1}
-    links = {(x["source"], x["target"]): x["sessions"] for x in run_paths(t.events, PathsQuery(start="Home", depth=3))["links"]}
+    q = PathsQuery(start="Home", depth=3, collapse_repeats=True)
+    links = {(x["source"], x["target"]): x["sessions"] for x in run_paths(t.events, q)["links"]}
     assert links == {("1:Home", "2:Menu"): 2, ("2:Menu", "3:Book"): 1, ("2:Menu", "3:Order"): 1}
 
 
@@ -53,7 +56,7 @@ def test_paths_identical_on_duckdb_and_spark_and_match_reference(tmp_path, engin
         t = engine(sc)
         r = run_paths(t.events, PathsQuery(start="A", depth=3, limit=1000))
         assert _as_counts(r) == paths_from(log, "A", 3)
-        r = run_paths(t.events, PathsQuery(end="B", depth=3, limit=1000))
-        assert _as_counts(r) == paths_to(log, "B", 3)
+        r = run_paths(t.events, PathsQuery(end="B", depth=3, limit=1000, collapse_repeats=True))
+        assert _as_counts(r) == paths_to(log, "B", 3, collapse=True)
     finally:
         store.close()

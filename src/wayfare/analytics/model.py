@@ -106,6 +106,7 @@ class PathsQuery(BaseModel):
     depth: int = Field(4, ge=1, le=10)
     min_count: int = Field(1, ge=1)
     limit: int = Field(20, ge=1, le=1000)
+    collapse_repeats: bool = False  # consecutive repeats of one event count as one step
 
 
 class RetentionQuery(BaseModel):

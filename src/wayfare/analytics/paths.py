@@ -1,8 +1,9 @@
 """Paths: sessions (a gap of inactivity ends one), the top paths from or to an event, and the
 step-to-step transitions ready for a Sankey diagram.
 
-Within a session events are ordered by time (then name, so ties are deterministic on every engine) and
-consecutive repeats of the same event are collapsed (``Page Viewed`` x5 is one step). A session counts
+Within a session events are ordered by time, then by arrival (``seq``; by name where there is no ``seq``),
+so ties are deterministic on every engine. With ``collapse_repeats`` consecutive repeats of the same event
+are one step (``Page Viewed`` x5 is one step); by default every event is a step. A session counts
 once per path: from its first occurrence of the start event, or up to its first occurrence of the end
 event; with neither, from the session's start.
 """
@@ -39,14 +40,16 @@ def path_rows(events: ibis.Table, q: PathsQuery) -> ibis.Table:
     and repeats, the second reads the neighbours, checking with the session-start flags that a neighbour
     is in the same session."""
     e = events.filter(events.person_id.notnull(), events.event.notnull())
-    e = e.select("person_id", "event", "ts", sec=e.ts.epoch_seconds())
-    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e.event])
+    tie = "seq" if "seq" in e.columns else "event"
+    e = e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds())
+    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
     e = e.mutate(prev_sec=e.sec.lag().over(w), prev_event=e.event.lag().over(w))
     e = e.mutate(new=(e.prev_sec.isnull() | ((e.sec - e.prev_sec) > q.session_gap)).cast("int64"))
-    e = e.filter((e.new == 1) | (e.event != e.prev_event))
-    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e.event])
-    before = ibis.window(group_by=e.person_id, order_by=[e.ts, e.event], rows=(None, -1))
-    upto = ibis.window(group_by=e.person_id, order_by=[e.ts, e.event], rows=(None, 0))
+    if q.collapse_repeats:
+        e = e.filter((e.new == 1) | (e.event != e.prev_event))
+    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
+    before = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, -1))
+    upto = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, 0))
     anchor = q.end or q.start
     cols: dict = {}
     if q.end:  # e{depth} is the end event, e{depth-1} the one before ...

@@ -93,6 +93,7 @@ def paths(
     min_count: int = typer.Option(1, "--min-count", min=1),
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
     session_gap: str = typer.Option("30m", "--session-gap", help="Inactivity that ends a session."),
+    collapse: bool = typer.Option(False, "--collapse-repeats", help="Count consecutive repeats of an event as one step."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -102,7 +103,7 @@ def paths(
     """
     if start and end:
         raise ValidationError("give --from or --to, not both", where="paths")
-    q = PathsQuery(start=start, end=end, depth=depth, min_count=min_count, limit=limit,
+    q = PathsQuery(start=start, end=end, depth=depth, min_count=min_count, limit=limit, collapse_repeats=collapse,
                    session_gap=parse_duration(session_gap, "--session-gap"))
     with progress("paths"):
         data = run_paths(Tables.from_scope(scope(workspace)).events, q)
