@@ -74,16 +74,16 @@ def delete_slot(scope, slot: str, audience: str) -> bool:
                             "RETURNING 1", {"s": slot, "a": audience}).fetchall())
 
 
-_PERSON_SQL = f"""
-SELECT i.person_id,
-       (SELECT stage FROM growth_lead_scores s WHERE s.person_id = i.person_id) AS stage,
-       (SELECT count(DISTINCT ts) FROM events e WHERE e.person_id = i.person_id AND e.type = 'track'
-         AND (regexp_matches(lower(e.event), '{PURCHASE_PATTERN}') OR e.revenue > 0)) AS orders,
-       (SELECT count(*) FROM events e WHERE e.person_id = i.person_id) AS events
-FROM identities i
-WHERE i.kind = $kind AND i.value = $value
-  AND ($kind <> 'anonymous_id' OR EXISTS (SELECT 1 FROM events e WHERE e.anonymous_id = $value AND e.source LIKE 'http:%'))
-LIMIT 1
+_IDENT_SQL = "SELECT person_id FROM identities WHERE kind = $kind AND value = $value LIMIT 1"
+
+# person_id, stage, orders, events, and (for anonymous ids) whether the id came in over the HTTP API
+_FACTS_SQL = f"""
+SELECT (SELECT stage FROM growth_lead_scores s WHERE s.person_id = $p) AS stage,
+       count(DISTINCT ts) FILTER (WHERE type = 'track' AND (regexp_matches(lower(event), '{PURCHASE_PATTERN}')
+                                                            OR revenue > 0)) AS orders,
+       count(*) AS events,
+       $kind <> 'anonymous_id' OR bool_or(anonymous_id = $value AND source LIKE 'http:%') AS trusted
+FROM events WHERE person_id = $p
 """
 
 
@@ -103,6 +103,31 @@ class Personalizer:
         self._models: dict[str, _Model] = {}
         self._fitting: set[str] = set()
         self._lock = threading.Lock()
+        self._people: dict[tuple[str, str, str], tuple[float, tuple | None]] = {}
+        self.person_ttl = 30.0
+        self._secrets: dict[str, str] = {}
+
+    def _person(self, scope, kind: str, value: str) -> tuple | None:
+        """(person_id, stage, orders, events, segments) of a trusted identifier, else None; cached briefly."""
+        ck = (scope.workspace_id, kind, value)
+        hit = self._people.get(ck)
+        if hit and time.monotonic() - hit[0] < self.person_ttl:
+            return hit[1]
+        row = scope.one(_IDENT_SQL, {"kind": kind, "value": value})
+        res = None
+        if row:
+            f = scope.one(_FACTS_SQL, {"p": row[0], "kind": kind, "value": value})
+            if f and f[3]:
+                try:
+                    segs = [r[0] for r in scope.rows("SELECT segment FROM analytics_segment_members WHERE person_id = $p "
+                                                     "ORDER BY segment", {"p": row[0]})]
+                except Exception:  # the analytics tables may not exist in an older store
+                    segs = []
+                res = (row[0], f[0], f[1], f[2], segs)
+        if len(self._people) > 50000:
+            self._people.clear()
+        self._people[ck] = (time.monotonic(), res)
+        return res
 
     def _slot_rows(self, scope) -> list[tuple[str, str, dict, int]]:
         hit = self._slots.get(scope.workspace_id)
@@ -112,6 +137,12 @@ class Personalizer:
                 scope.rows("SELECT slot, audience, content, priority FROM growth_slots ORDER BY priority DESC, slot, audience")]
         self._slots[scope.workspace_id] = (time.monotonic(), rows)
         return rows
+
+    def _secret(self, scope) -> str:
+        hit = self._secrets.get(scope.workspace_id)
+        if hit is None:
+            hit = self._secrets[scope.workspace_id] = workspace_secret(scope)
+        return hit
 
     def _model(self, scope) -> ItemKNN | None:
         m = self._models.get(scope.workspace_id)
@@ -135,12 +166,12 @@ class Personalizer:
         person = None
         verified = False
         if user_id and user_hash_:
-            expected = user_hash(workspace_secret(scope), user_id)
+            expected = user_hash(self._secret(scope), user_id)
             if hmac.compare_digest(expected, user_hash_.lower()):
                 verified = True
-                person = scope.one(_PERSON_SQL, {"kind": "user_id", "value": user_id})
+                person = self._person(scope, "user_id", user_id)
         if person is None and anonymous_id and len(anonymous_id) >= MIN_ANON_LEN:
-            person = scope.one(_PERSON_SQL, {"kind": "anonymous_id", "value": anonymous_id})
+            person = self._person(scope, "anonymous_id", anonymous_id)
         known = person is not None
         orders = person[2] if known else 0
         stage = (person[1] if known and person[1] else None) or ("customer" if orders else "visitor")
@@ -149,13 +180,7 @@ class Personalizer:
         audiences = ["all", "first_time" if not known or (person[3] or 0) <= 1 else "returning", stage]
         if orders >= 3:
             audiences.append("regular")
-        segments: list[str] = []
-        if known:
-            try:
-                segments = [r[0] for r in scope.rows("SELECT segment FROM analytics_segment_members WHERE person_id = $p "
-                                                     "ORDER BY segment", {"p": person[0]})]
-            except Exception:  # the analytics tables may not exist in an older store
-                segments = []
+        segments: list[str] = list(person[4]) if known else []
         audiences += [f"segment:{s}" for s in segments]
         slots: dict[str, Any] = {}
         for slot, aud, content, _prio in self._slot_rows(scope):
