@@ -17,12 +17,12 @@ def inbox(ctx: Ctx) -> dict:
     handovers = safe_engine_call("assistant", "open_handovers", ctx.scope) or []
     scope = ctx.scope
     now = anchor(scope)
-    tickets = scope.rows(
+    tickets = ctx.cached("inbox:tickets", lambda: scope.rows(
         """SELECT e.ts, e.person_id, coalesce(e.properties->>'subject', e.properties->>'text', e.event), e.channel,
                   p.traits->>'name', p.traits->>'email'
            FROM events e LEFT JOIN profiles p USING (person_id)
            WHERE e.event IN ('Ticket Opened', 'Phone Enquiry', 'Catering Enquiry') AND e.ts > $s
-           ORDER BY e.ts DESC LIMIT 30""", {"s": now - dt.timedelta(days=30)})
+           ORDER BY e.ts DESC LIMIT 30""", {"s": now - dt.timedelta(days=30)}), ttl=60)
     return {"engine": eng, "handovers": handovers,
             "tickets": [{"ts": t[0], "person_id": t[1], "subject": t[2], "channel": t[3], "name": t[4] or t[5] or t[1]}
                         for t in tickets]}

@@ -71,7 +71,10 @@ def cell(ctx: Ctx) -> dict:
     stage_name, channel, persona = ctx.arg("stage"), ctx.arg("channel"), ctx.arg("persona")
     if stage_name not in STAGE_ORDER:
         raise ValidationError(f"stage must be one of {', '.join(STAGE_ORDER)}", where=f"stage {stage_name!r}")
-    scope = ctx.scope
+    return ctx.cached(f"cell:{stage_name}:{channel}:{persona}", lambda: cell_detail(ctx.scope, stage_name, channel, persona))
+
+
+def cell_detail(scope: Scope, stage_name: str, channel: str, persona: str) -> dict:
     now = anchor(scope)
     join, where = _filter(persona)
     params = {"s": now - dt.timedelta(days=WINDOW_DAYS), "st": stage_name, "ch": channel}
