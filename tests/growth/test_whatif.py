@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from wayfare.errors import ValidationError
@@ -67,3 +69,27 @@ def test_whatif_purchase_step_has_downstream_one(shop):
 def test_whatif_refuses_bad_input(shop, step, rate):
     with pytest.raises(ValidationError):
         whatif(shop, step, rate)
+
+
+def test_forecast_compared_with_what_happened_after(shop):
+    from wayfare.growth.whatif import compare
+
+    from .conftest import T0
+
+    rows = []
+    for i in range(50):  # after the change (day 100 on): 30 of 50 book, 15 of those order
+        p = f"w{i}"
+        rows.append({"person": p, "day": 100 + i * 0.5, "event": "Menu Viewed"})
+        if i < 30:
+            rows.append({"person": p, "day": 100 + i * 0.5 + 0.1, "event": "Table Booked"})
+        if i < 15:
+            rows.append({"person": p, "day": 100 + i * 0.5 + 0.2, "event": "Order Completed", "revenue": 50.0})
+    write_events(shop, rows)
+    since = T0 + dt.timedelta(days=99)
+    f = whatif(shop, "Table Booked", 0.6, over_days=120, until=since)
+    assert (f["entered"], f["reached"], f["current_rate"]) == (100, 40, 0.4)
+    c = compare(shop, f, since)
+    assert (c["entered"], c["actual_rate"]) == (50, 0.6)
+    assert c["expected_extra_customers"] == pytest.approx(50 * 0.2 * 0.75)
+    assert c["actual_extra_customers"] == pytest.approx(50 * 0.2 * 0.5)
+    assert c["achieved_share"] == pytest.approx(0.5 / 0.75, abs=1e-3)

@@ -119,13 +119,13 @@ def staff_list(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
          lambda d: _table("Staff", d["staff"], ["name", "email", "topics", "territories"]))
 
 
-def _date(text: str | None) -> dt.datetime | None:
+def _date(text: str | None, where: str = "--cutoff") -> dt.datetime | None:
     if not text:
         return None
     try:
         return dt.datetime.fromisoformat(text)
     except ValueError as e:
-        raise ValidationError(f"{text!r} is not a date (YYYY-MM-DD)", where="--cutoff") from e
+        raise ValidationError(f"{text!r} is not a date (YYYY-MM-DD)", where=where) from e
 
 
 @app.command()
@@ -176,15 +176,26 @@ def whatif(
     period: float = typer.Option(30.0, "--period-days", help="Forecast period in days."),
     over: float = typer.Option(90.0, "--over-days", help="Days of recent data to measure on."),
     within: float = typer.Option(30.0, "--within-days", help="Conversion window from the first step."),
+    since: str = typer.Option(None, "--since", help="Compare with what happened since this date (a change went live): "
+                              "the forecast is measured on the data before it."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
     """If this step's conversion rose to RATE: expected extra customers and revenue over the period, with a 90% interval.
 
+    With --since, the forecast is made from the data before that date and compared with what actually happened
+    after it (e.g. after an automation started).
+
     Example: wayfare whatif --step "Table Booked" --to 0.4 --period-days 30 --json
     """
-    res = run_whatif(scope(workspace), step, to, from_step=from_step, goal=goal, period_days=period, over_days=over,
-                     within_days=within)
+    from ..growth.whatif import compare
+
+    sc = scope(workspace)
+    start = _date(since, "--since")
+    res = run_whatif(sc, step, to, from_step=from_step, goal=goal, period_days=period, over_days=over,
+                     within_days=within, until=start)
+    if start is not None:
+        res["actual"] = compare(sc, res, start)
 
     def render(d: dict) -> None:
         console.print(f"{d['step']}: {d['current_rate']:.1%} -> {d['to_rate']:.1%} "

@@ -27,7 +27,7 @@ import pandas as pd
 from ..errors import ValidationError
 from .recommend import PURCHASE_PATTERN
 
-__all__ = ["whatif", "step_counts"]
+__all__ = ["whatif", "step_counts", "compare"]
 
 _ANY = "*"
 
@@ -99,15 +99,17 @@ def _with_analytics(scope, steps: list[str], start, end, within_days: float) -> 
 
 def whatif(scope, step: str, to_rate: float, *, from_step: str | None = None, goal: str | None = None,
            period_days: float = 30.0, over_days: float = 90.0, within_days: float = 30.0, level: float = 0.9,
-           draws: int = 4000, seed: int = 0) -> dict[str, Any]:
-    """Expected extra customers and revenue over ``period_days`` if ``step``'s conversion became ``to_rate``."""
+           draws: int = 4000, seed: int = 0, until=None) -> dict[str, Any]:
+    """Expected extra customers and revenue over ``period_days`` if ``step``'s conversion became ``to_rate``,
+    measured on the ``over_days`` before ``until`` (default: the last event)."""
     if to_rate > 1 and to_rate <= 100:
         to_rate = to_rate / 100
     if not 0 <= to_rate <= 1:
         raise ValidationError("the rate is a fraction (0.25) or a percentage (25)", where="--to")
     if not step.strip():
         raise ValidationError("name the step (an event name)", where="--step")
-    span = scope.one("SELECT min(ts), max(ts) FROM events WHERE person_id IS NOT NULL")
+    span = scope.one("SELECT min(ts), max(ts) FROM events WHERE person_id IS NOT NULL AND ($until IS NULL OR ts < $until)",
+                     {"until": until})
     if not span or span[1] is None:
         raise ValidationError("this workspace has no events yet", where="--step")
     end = pd.Timestamp(span[1])
@@ -154,3 +156,24 @@ def whatif(scope, step: str, to_rate: float, *, from_step: str | None = None, go
                   "(Poisson volume, binomial gains, beta downstream rate, bootstrap revenue)",
         "engine": c.get("engine", "sql"),
     }
+
+
+def compare(scope, forecast: dict[str, Any], since, until=None) -> dict[str, Any]:
+    """After a change (an automation, a fix) went live at ``since``: the step's measured conversion and extra
+    customers since then, next to what the forecast expected for the same number of days."""
+    end = pd.Timestamp(until) if until is not None else pd.Timestamp(scope.one("SELECT max(ts) FROM events")[0])
+    start = pd.Timestamp(since)
+    if not start < end:
+        raise ValidationError("the comparison start must be before the last event", where="--since")
+    days = (end - start).total_seconds() / 86400
+    goal = None if forecast.get("goal") in (None, "first purchase") else forecast["goal"]
+    frm = None if forecast.get("from") in (None, "any activity") else forecast["from"]
+    c = step_counts(scope, forecast["step"], start.to_pydatetime(), end.to_pydatetime(), frm, goal)
+    rate = c["reached"] / c["entered"] if c["entered"] else 0.0
+    down = c["converted"] / c["reached"] if c["reached"] else forecast["downstream_rate"]
+    actual_extra = c["entered"] * (rate - forecast["current_rate"]) * down
+    expected = c["entered"] * (forecast["to_rate"] - forecast["current_rate"]) * forecast["downstream_rate"]
+    return {"since": start.isoformat(), "until": end.isoformat(), "days": round(days, 2), "entered": c["entered"],
+            "baseline_rate": forecast["current_rate"], "forecast_rate": forecast["to_rate"], "actual_rate": round(rate, 4),
+            "expected_extra_customers": round(expected, 2), "actual_extra_customers": round(actual_extra, 2),
+            "achieved_share": round(actual_extra / expected, 3) if expected else None}
