@@ -76,8 +76,11 @@ def test_cli_whatif_and_referrals(demo, wf):
     r = wf(demo, "whatif", "--step", "Table Booked", "--to", "0.5")
     assert r["expected_extra_customers"] == pytest.approx(
         r["entering_per_period"] * (0.5 - r["current_rate"]) * r["downstream_rate"], rel=2e-3, abs=0.05)
+    since = r["window"][1][:10]
+    cmp_ = wf(demo, "whatif", "--step", "Table Booked", "--to", "0.5", "--since", since)
+    assert cmp_["window"][1] < since and cmp_["actual"]["since"].startswith(since)
     assert "nobody reached" in wf(demo, "whatif", "--step", "No Such Step", "--to", "0.5", ok=False)["stderr"]
-    person = wf(demo, "leads", "list", "--limit", "1")["leads"][0]["person_id"]
+    person = wf(demo, "leads", "score")["top"][0]["person_id"]
     code = wf(demo, "referrals", "code", person, "--base-url", "https://r.example")
     assert code["link"] == f"https://r.example?ref={code['code']}"
     assert wf(demo, "referrals", "attribute") == {"attributed": 0, "converted": 0, "reward_events": 0}
