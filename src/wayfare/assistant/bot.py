@@ -23,7 +23,7 @@ from .text import asks_order_status, is_greeting, sentiment, wants_person
 
 __all__ = ["Reply", "ask", "THRESHOLD", "FOOTER"]
 
-THRESHOLD = 0.4
+THRESHOLD = 0.35
 UPSET = -0.45
 FOOTER = "(I'm an automated assistant. Type \"person\" at any time to reach someone from the team.)"
 MAX_QUESTION = 2000
@@ -93,25 +93,24 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     state: dict[str, Any] = {"status": "bot", "low_confidence": 0, "person_id": person_id}
     cid = conversation_id
     greeting = ""
-    if record:
-        if cid:
-            state = conv.get(scope, cid)
-            person_id = state.get("person_id")
-        else:
+    new = False
+    if record and cid:
+        state = conv.get(scope, cid)
+        person_id = state.get("person_id")
+        visitor_id = state.get("visitor_id")
+    elif not cid:
+        if record:
             reload_if_changed(scope)
-            cid = conv.start(scope, visitor_id=visitor_id, person_id=person_id)
-            name = _name(scope, person_id)
-            greeting = f"Hi {name}! " if name else "Hi! "
-        conv.add_message(scope, cid, "customer", question or "(empty message)")
-    elif not conversation_id:
+            cid, new = conv.new_id(), True
         name = _name(scope, person_id)
-        greeting = f"Hi {name}! " if name else ""
+        greeting = f"Hi {name}! " if name else ("Hi! " if record else "")
 
     def done(text: str, source: str | None, confidence: float, handover: bool, reason: str,
-             suggestions: list[dict] | None = None, **cols: Any) -> Reply:
+             suggestions: list[dict] | None = None, ticket: dict | None = None, **cols: Any) -> Reply:
         full = f"{greeting}{text} {FOOTER}".strip()
         if record and cid:
-            conv.add_message(scope, cid, "assistant", full, source=source, confidence=confidence, **cols)
+            conv.commit_turn(scope, cid, new=new, visitor_id=visitor_id, person_id=person_id, question=question,
+                             answer=full, source=source, confidence=confidence, handover=ticket, **cols)
         return Reply(full, source, round(float(confidence), 3), handover, reason, cid, True, suggestions or [])
 
     if state.get("status") in ("open", "assigned"):
@@ -120,8 +119,9 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     if state.get("status") == "closed" and record:
         m = re.fullmatch(r"\s*([1-5])\s*(/\s*5)?\s*(stars?)?\s*", question)
         if m:
+            reply = done("Thank you for rating us!", None, 1.0, False, "rated")
             conv.close(scope, cid, rating=int(m.group(1)))
-            return done("Thank you for rating us!", None, 1.0, False, "rated")
+            return reply
     if not question or is_greeting(question):
         return done("How can I help? Ask me about anything on our website, or ask for a person.", None, 1.0, False,
                     "greeting")
@@ -133,9 +133,8 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     topic = _topic(top.passage.source) if top else None
 
     def handover(reason: str, text: str) -> Reply:
-        if record and cid:
-            conv.hand_over(scope, cid, reason, topic=topic, suggested_reply=suggestion)
-        return done(text, None, top.confidence if top else 0.0, True, reason)
+        return done(text, None, top.confidence if top else 0.0, True, reason,
+                    ticket={"reason": reason, "topic": topic, "suggested_reply": suggestion})
 
     if wants_person(question):
         return handover("requested", "Of course. I'm passing you to a person from the team, with this conversation "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -12,44 +14,113 @@ import orjson
 from ..errors import NotFound, ValidationError
 from ..store import Scope, utcnow
 
-__all__ = ["start", "get", "add_message", "messages", "hand_over", "assign", "set_status", "note", "reply",
+__all__ = ["start", "get", "commit_turn", "journey_events", "add_message", "messages", "hand_over", "assign", "set_status", "note", "reply",
            "close", "inbox", "show", "open_handovers", "answer_handover", "journey_event", "STATUSES"]
 
 STATUSES = ("bot", "open", "assigned", "closed")
 MAX_TEXT = 4000
 
 
+@contextmanager
+def tx(scope: Scope) -> Iterator[Any]:
+    """A write transaction on a cursor of its own (under the store's write lock): other engines may be
+    reading on the store's main connection at the same moment, and DuckDB refuses a busy connection."""
+    with scope.store.write_lock:
+        con = scope.store.cursor()
+        con.execute("BEGIN")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def new_id() -> str:
+    """A fresh conversation id (the row is written with the first exchange)."""
+    return _new_id("conv")
 
 
 def journey_event(scope: Scope, event: str, person_id: str | None, visitor_id: str | None,
                   properties: dict[str, Any]) -> None:
     """Write one assistant event into the journey, attached to the person when known."""
+    journey_events(scope, [(event, properties)], person_id, visitor_id)
+
+
+def journey_events(scope: Scope, events: list[tuple[str, dict[str, Any]]], person_id: str | None,
+                   visitor_id: str | None, con: Any = None) -> None:
+    """Write assistant events (one batch, one commit) into the journey, attached to the person when known."""
     from ..ingest import to_row, write_rows
 
-    msg: dict[str, Any] = {"type": "track", "event": event, "properties": properties, "channel": "support",
-                           "messageId": _new_id("ast")}
+    who: dict[str, Any] = {}
     if person_id:
         ids = scope.rows("SELECT kind, value FROM identities WHERE person_id = $p ORDER BY first_seen", {"p": person_id})
         kinds = {k: v for k, v in reversed(ids)}
         if "user_id" in kinds:
-            msg["userId"] = kinds["user_id"]
+            who["userId"] = kinds["user_id"]
         elif "anonymous_id" in kinds:
-            msg["anonymousId"] = kinds["anonymous_id"]
+            who["anonymousId"] = kinds["anonymous_id"]
         elif "email" in kinds or "phone" in kinds:
-            msg["anonymousId"] = visitor_id or f"chat-{person_id}"
-            msg["context"] = {"traits": {k: kinds[k] for k in ("email", "phone") if k in kinds}}
-    if "userId" not in msg and "anonymousId" not in msg:
-        msg["anonymousId"] = visitor_id or "assistant-visitor"
-    write_rows(scope, [to_row(msg, utcnow(), "assistant")])
+            who["anonymousId"] = visitor_id or f"chat-{person_id}"
+            who["context"] = {"traits": {k: kinds[k] for k in ("email", "phone") if k in kinds}}
+    if not who:
+        who["anonymousId"] = visitor_id or "assistant-visitor"
+    now = utcnow()
+    rows = [to_row({"type": "track", "event": ev, "properties": props, "channel": "support",
+                    "messageId": _new_id("ast"), **who}, now, "assistant") for ev, props in events]
+    if con is not None:
+        write_rows(scope, rows, con)
+    else:
+        with tx(scope) as c:
+            write_rows(scope, rows, c)
+
+
+def commit_turn(scope: Scope, cid: str, *, new: bool, visitor_id: str | None, person_id: str | None,
+                question: str, answer: str, source: str | None, confidence: float,
+                handover: dict[str, Any] | None = None, **cols: Any) -> None:
+    """Store one exchange in one transaction: the conversation, both messages, a hand-over ticket and the
+    journey events (Chat Started, Handed Over). One commit per chat turn."""
+    now = utcnow()
+    events: list[tuple[str, dict[str, Any]]] = []
+    ws = scope.workspace_id
+    with tx(scope) as con:
+        if new:
+            con.execute("INSERT INTO main.assistant_conversations (workspace_id, conversation_id, visitor_id, "
+                        "person_id, status, low_confidence, created_at, updated_at, subject) "
+                        "VALUES (?, ?, ?, ?, 'bot', 0, ?, ?, ?)",
+                        [ws, cid, visitor_id, person_id, now, now, question[:120]])
+            events.append(("Chat Started", {"conversation_id": cid}))
+        n = con.execute("SELECT coalesce(max(n), 0) FROM main.assistant_messages WHERE workspace_id = ? "
+                        "AND conversation_id = ?", [ws, cid]).fetchone()[0]
+        con.execute("INSERT INTO main.assistant_messages VALUES (?, ?, ?, ?, 'customer', NULL, ?, NULL, NULL, ?), "
+                    "(?, ?, ?, ?, 'assistant', NULL, ?, ?, ?, ?)",
+                    [ws, _new_id("msg"), cid, n + 1, question[:MAX_TEXT] or "(empty message)", now,
+                     ws, _new_id("msg"), cid, n + 2, answer[:MAX_TEXT], source, confidence, now])
+        if handover:
+            routes = _routes(scope)
+            topic = handover.get("topic")
+            assignee = routes.get(topic or "") or routes.get("*")
+            con.execute("INSERT INTO main.assistant_handovers VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                        [ws, _new_id("ho"), cid, handover["reason"], topic, handover.get("suggested_reply"), now])
+            cols.update(status="assigned" if assignee else "open", assignee=assignee, topic=topic)
+            events.append(("Handed Over", {"conversation_id": cid, "reason": handover["reason"], "topic": topic}))
+        _touch(scope, con, cid, **cols)
+        if events:
+            journey_events(scope, events, person_id, visitor_id, con)
 
 
 def start(scope: Scope, *, visitor_id: str | None = None, person_id: str | None = None,
           email: str | None = None) -> str:
     cid = _new_id("conv")
     now = utcnow()
-    with scope.transaction() as con:
+    with tx(scope) as con:
         con.execute("INSERT INTO main.assistant_conversations (workspace_id, conversation_id, visitor_id, person_id, "
                     "status, low_confidence, email, created_at, updated_at) VALUES (?, ?, ?, ?, 'bot', 0, ?, ?, ?)",
                     [scope.workspace_id, cid, visitor_id, person_id, email, now, now])
@@ -75,7 +146,7 @@ def _touch(scope: Scope, con: Any, cid: str, **cols: Any) -> None:
 def add_message(scope: Scope, cid: str, role: str, body: str, *, author: str | None = None,
                 source: str | None = None, confidence: float | None = None, **cols: Any) -> int:
     body = (body or "").strip()[:MAX_TEXT]
-    with scope.transaction() as con:
+    with tx(scope) as con:
         n = con.execute("SELECT coalesce(max(n), 0) + 1 FROM main.assistant_messages WHERE workspace_id = ? "
                         "AND conversation_id = ?", [scope.workspace_id, cid]).fetchone()[0]
         con.execute("INSERT INTO main.assistant_messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -98,7 +169,7 @@ def hand_over(scope: Scope, cid: str, reason: str, *, topic: str | None = None,
     routes = _routes(scope)
     assignee = routes.get(topic or "") or routes.get("*")
     tid = _new_id("ho")
-    with scope.transaction() as con:
+    with tx(scope) as con:
         con.execute("INSERT INTO main.assistant_handovers VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
                     [scope.workspace_id, tid, cid, reason, topic, suggested_reply, utcnow()])
         _touch(scope, con, cid, status="assigned" if assignee else "open", assignee=assignee, topic=topic,
@@ -125,7 +196,7 @@ def assign(scope: Scope, cid: str, assignee: str) -> dict[str, Any]:
     assignee = (assignee or "").strip()[:200]
     if not assignee:
         raise ValidationError("say who takes the conversation", where="assignee")
-    with scope.transaction() as con:
+    with tx(scope) as con:
         _touch(scope, con, cid, assignee=assignee, status="assigned")
     return get(scope, cid)
 
@@ -136,7 +207,7 @@ def set_status(scope: Scope, cid: str, status: str) -> dict[str, Any]:
     if status == "closed":
         return close(scope, cid)
     get(scope, cid)
-    with scope.transaction() as con:
+    with tx(scope) as con:
         _touch(scope, con, cid, status=status)
     return get(scope, cid)
 
@@ -156,7 +227,7 @@ def reply(scope: Scope, cid: str, text: str, author: str | None = None) -> int:
     status = "assigned" if conv["status"] in ("bot", "open") else conv["status"]
     n = add_message(scope, cid, "staff", text, author=author, status=status,
                     assignee=conv.get("assignee") or author)
-    with scope.transaction() as con:
+    with tx(scope) as con:
         con.execute("UPDATE main.assistant_handovers SET resolved_at = ? WHERE workspace_id = ? AND "
                     "conversation_id = ? AND resolved_at IS NULL", [utcnow(), scope.workspace_id, cid])
     return n
@@ -169,7 +240,7 @@ def close(scope: Scope, cid: str, rating: int | None = None, outcome: str | None
     was_closed = conv["status"] == "closed"
     outcome = outcome or ("handed_over" if scope.one(
         "SELECT 1 FROM assistant_handovers WHERE conversation_id = $c", {"c": cid}) else "answered")
-    with scope.transaction() as con:
+    with tx(scope) as con:
         _touch(scope, con, cid, status="closed", closed_at=conv.get("closed_at") or utcnow(),
                csat=rating if rating is not None else conv.get("csat"))
     if not was_closed or rating is not None:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from ..errors import ValidationError
 from ..store import Scope, utcnow
+from .conversations import tx
 from .kb import Passage, bundled_kb, fingerprint, load_dir
 from .retrieval import Index
 
@@ -31,7 +32,7 @@ def settings(scope: Scope) -> dict:
 def save_settings(scope: Scope, **changes: object) -> dict:
     cur = settings(scope)
     cur.update(changes)
-    with scope.transaction() as con:
+    with tx(scope) as con:
         con.execute("DELETE FROM main.assistant_settings WHERE workspace_id = ?", [scope.workspace_id])
         con.execute("INSERT INTO main.assistant_settings VALUES (?, ?, ?, ?, ?, ?)",
                     [scope.workspace_id, cur["kb_path"], cur["kb_fingerprint"], cur["identity_secret"],
@@ -55,7 +56,7 @@ def ingest(scope: Scope, path: str | Path) -> list[Passage]:
         "body": [p.text for p in ps], "questions": [orjson.dumps(p.questions).decode() for p in ps],
         "audience": pa.array([p.audience for p in ps], pa.string()), "loaded_at": [now] * len(ps),
     })
-    with scope.transaction() as con:
+    with tx(scope) as con:
         con.execute("DELETE FROM main.assistant_passages WHERE workspace_id = ?", [scope.workspace_id])
         scope.insert_arrow("assistant_passages", table, con=con)
     save_settings(scope, kb_path=str(Path(path).resolve()), kb_fingerprint=fingerprint(path))

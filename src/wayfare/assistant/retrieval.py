@@ -54,12 +54,13 @@ class Index:
         for i, c in enumerate(self.docs):
             for t, f in c.items():
                 self.postings[t].append((i, f))
+        self.synonyms = self._synonyms()
+        # typos are corrected towards the knowledge base's words and towards synonyms of them
         self.grams: dict[str, set[str]] = defaultdict(set)
-        for t in self.df:
+        for t in set(self.df) | {w for w, syn in self.synonyms.items() if syn & self.df.keys()}:
             if len(t) >= 4 and not t.isdigit():
                 for g in trigrams(t):
                     self.grams[g].add(t)
-        self.synonyms = self._synonyms()
         self._fuzzy: dict[str, list[tuple[str, float]]] = {}
 
     def idf(self, term: str) -> float:

@@ -68,8 +68,10 @@ _PERSON = re.compile(
     r"staff member|member of staff|manager|customer service|representative|call me|contact me|"
     r"^\W*(a )?(person|human|agent|operator|someone|staff)\b|(person|human|agent|someone) please)\b")
 _ORDER = re.compile(
-    r"\b(where('s| is)? my (order|food|delivery|parcel|package)|my order|order status|status of my order|"
-    r"track(ing)? my|has my (order|food|delivery)|when will my (order|food|delivery)|my last order|my delivery)\b")
+    r"\b(where('s| is)? (my|our) (order|food|delivery|parcel|package)|(status|progress) of (my|our) (order|delivery)|"
+    r"(my|our) (order|delivery)('s)? status|track(ing)? (my|our) (order|delivery)|"
+    r"(has|did) (my|our) (order|food|delivery) (arrive|ship|leave|go)|when will (my|our) (order|food|delivery)|"
+    r"(my|our) (order|food|delivery) (is|was|has)( still)? (late|not here|delayed|taking))\b")
 _GREET = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening)|hiya|yo)\b[\s!.,]*$")
 
 
@@ -138,7 +140,7 @@ def similar(a: str, b: str) -> float:
         return 1.0
     if min(len(a), len(b)) < 3 or max(len(a), len(b)) < 4:
         return 0.0
-    limit = 1 if max(len(a), len(b)) <= 5 else 2
+    limit = 1 if max(len(a), len(b)) <= 7 else 2
     d = _edit_distance(a, b, limit)
     if d > limit:
         return 0.0

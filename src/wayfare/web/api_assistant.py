@@ -89,8 +89,10 @@ def register(app: FastAPI, state: Any) -> None:
 
     def scope_for(key: str | None, need: str) -> Scope:
         info = verify_key(store, key, need=need)
-        name = next(w["name"] for w in store.workspaces() if w["id"] == info.workspace_id)
-        return store.scope(name)
+        row = store.cursor().execute("SELECT name FROM workspaces WHERE id = ?", [info.workspace_id]).fetchone()
+        if not row:
+            raise AuthError("the key's workspace no longer exists")
+        return Scope(store, info.workspace_id, row[0])
 
     def person_of(sc: Scope, visitor: str | None) -> str | None:
         if not visitor:
