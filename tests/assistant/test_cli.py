@@ -6,6 +6,20 @@ import json
 import subprocess
 import sys
 
+from typer.testing import CliRunner
+
+from wayfare.cli import app
+from wayfare.cli._common import close_store
+
+
+def run_in_process(db, *args: str) -> dict:
+    try:
+        res = CliRunner().invoke(app, [f"--db={db}", *args, "--json"])
+    finally:
+        close_store()
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
 
 def run(db, *args: str) -> dict:
     p = subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", *args, "--json"], capture_output=True,
@@ -16,6 +30,7 @@ def run(db, *args: str) -> dict:
 
 def test_cli_ingest_ask_and_inbox_round_trip(tmp_path, bike_kb):
     db = tmp_path / "cli.db"
+    run = run_in_process
     assert run(db, "assistant", "ingest", str(bike_kb))["passages"] == 5
     a = run(db, "assistant", "ask", "do you rent bikes?")
     assert a["source"] == "faq.csv#Do you rent bikes?" and a["handover"] is False and 0.4 <= a["confidence"] <= 1
