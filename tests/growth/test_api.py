@@ -137,3 +137,11 @@ def test_latency_p95_under_20ms(site):
                 assert r.status_code == 200
             p95s.append(float(np.percentile(times, 95)))
     assert min(p95s) < 0.020, p95s
+
+
+def test_secrets_are_per_workspace_and_survive_an_early_010(store):
+    store.con.execute("DROP TABLE growth_secrets")  # stores that applied 010 before the table was added
+    store.create_workspace("other")
+    a, b = workspace_secret(store.scope("default")), workspace_secret(store.scope("other"))
+    assert a != b and len(a) == 64 and a == workspace_secret(store.scope("default"))
+    assert user_hash(a, "u-1") != user_hash(b, "u-1")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -37,15 +38,32 @@ NEXT_ACTIONS = {
     "qualified": "talk_to_staff", "customer": "buy_again", "regular": "refer_a_friend",
 }
 MIN_ANON_LEN = 16
+log = logging.getLogger("wayfare.growth")
+
+
+_SECRETS_DDL = ("CREATE TABLE IF NOT EXISTS main.growth_secrets (workspace_id VARCHAR NOT NULL PRIMARY KEY, "
+                "secret VARCHAR NOT NULL, created_at TIMESTAMP NOT NULL)")
 
 
 def workspace_secret(scope) -> str:
-    row = scope.one("SELECT secret FROM growth_secrets")
+    """The workspace's secret for user_hash (made on first use). The table comes with migration 010; a store
+    that applied an early 010 without it gets it here."""
+    import duckdb
+
+    con = scope.store.cursor()
+    sql = "SELECT secret FROM main.growth_secrets WHERE workspace_id = $ws"
+    try:
+        row = con.execute(sql, {"ws": scope.workspace_id}).fetchone()
+    except duckdb.CatalogException:
+        with scope.store.write_lock:
+            con.execute(_SECRETS_DDL)
+        row = None
     if row:
         return row[0]
-    s = secrets.token_hex(32)
-    scope.write("INSERT OR IGNORE INTO main.growth_secrets VALUES ($__ws, $s, $at)", {"s": s, "at": utcnow()})
-    return scope.one("SELECT secret FROM growth_secrets")[0]
+    with scope.store.write_lock:
+        con.execute("INSERT OR IGNORE INTO main.growth_secrets VALUES ($ws, $s, $at)",
+                    {"ws": scope.workspace_id, "s": secrets.token_hex(32), "at": utcnow()})
+    return con.execute(sql, {"ws": scope.workspace_id}).fetchone()[0]
 
 
 def user_hash(secret: str, user_id: str) -> str:
@@ -106,6 +124,14 @@ class Personalizer:
         self._people: dict[tuple[str, str, str], tuple[float, tuple | None]] = {}
         self.person_ttl = 30.0
         self._secrets: dict[str, str] = {}
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop starting fits and wait for running ones (before the store closes)."""
+        self._closed = True
+        for t in self._threads:
+            t.join(60)
 
     def _person(self, scope, kind: str, value: str) -> tuple | None:
         """(person_id, stage, orders, events, segments) of a trusted identifier, else None; cached briefly."""
@@ -149,14 +175,21 @@ class Personalizer:
         stale = m is None or time.monotonic() - m.at > self.model_ttl
         if stale:
             with self._lock:
-                if scope.workspace_id not in self._fitting:
+                if scope.workspace_id not in self._fitting and not self._closed:
                     self._fitting.add(scope.workspace_id)
-                    threading.Thread(target=self._fit, args=(scope,), daemon=True).start()
+                    t = threading.Thread(target=self._fit, args=(scope,), name="wayfare-growth-fit", daemon=True)
+                    self._threads = [x for x in self._threads if x.is_alive()] + [t]
+                    t.start()
         return m.model if m else None
 
     def _fit(self, scope) -> None:
         try:
-            self._models[scope.workspace_id] = _Model(ItemKNN().fit(load_interactions(scope)), time.monotonic())
+            model = ItemKNN().fit(load_interactions(scope))
+        except Exception:  # an answer never fails for want of recommendations; retried after model_ttl
+            log.exception("fitting recommendations for %s failed", scope.name)
+            model = ItemKNN()
+        try:
+            self._models[scope.workspace_id] = _Model(model, time.monotonic())
         finally:
             with self._lock:
                 self._fitting.discard(scope.workspace_id)

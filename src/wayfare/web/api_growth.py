@@ -16,7 +16,7 @@ from fastapi.responses import ORJSONResponse, Response
 from ..errors import AuthError
 from ..growth.personalize import Personalizer
 from ..ingest.routes import key_from_request
-from ..store import verify_key
+from ..store import Scope, verify_key
 
 __all__ = ["register"]
 
@@ -25,8 +25,17 @@ _CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store", "Vary"
 _KEY_TTL = 5.0
 
 
+def _encodable(v: str) -> bool:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def register(app: FastAPI, state) -> None:
     store = state.store
+    store.tenant_tables()  # filled now, single-threaded: request threads must never touch the main connection
     engine = Personalizer()
     keys: dict[str, tuple[float, str | None]] = {}
     names: dict[str, str] = {}
@@ -47,11 +56,18 @@ def register(app: FastAPI, state) -> None:
         keys[key] = (time.monotonic(), wid)
         return wid
 
-    def scope_for(wid: str):
+    def scope_for(wid: str) -> Scope:
+        # request threads never touch the store's main connection: names come through a cursor
         if wid not in names:
+            rows = store.cursor().execute("SELECT id, name FROM workspaces").fetchall()
             names.clear()
-            names.update({w["id"]: w["name"] for w in store.workspaces()})
-        return store.scope(names[wid])
+            names.update(dict(rows))
+        return Scope(store, wid, names[wid])
+
+    def stop_on_shutdown(_state):
+        return engine.close
+
+    state.startup.append(stop_on_shutdown)
 
     @app.options("/v1/personalize", include_in_schema=False)
     def personalize_preflight() -> Response:
@@ -70,6 +86,9 @@ def register(app: FastAPI, state) -> None:
         key: Annotated[str | None, Query(pattern=_ID, description="The site's public (ingest) key.")] = None,
     ) -> ORJSONResponse:
         """Segments, stage, next best action, content slots and recommendations for this visitor only."""
+        for v in (anonymous_id, user_id, key):
+            if v is not None and not _encodable(v):
+                return ORJSONResponse({"error": "ids must be valid UTF-8 text"}, status_code=422, headers=_CORS)
         wid = workspace_for(key_from_request(request) or key)
         if wid is None:
             return ORJSONResponse({"error": "a live public (ingest) key is needed: Basic/Bearer or key="},
