@@ -99,3 +99,14 @@ def test_audience_variant_for_regular_customers(shop, tmp_path):
     assert "HELLO" in ask(sc, "is there a loyalty discount", record=False).answer
     regular = ask(sc, "is there a loyalty discount", person_id=person_id(sc, "alice"), record=False)
     assert "tenth meal" in regular.answer
+
+
+def test_long_passage_answers_with_the_paragraph_that_matches(shop, tmp_path):
+    sc = shop.scope("default")
+    kb = tmp_path / "long"
+    kb.mkdir()
+    filler = "\n\n".join(f"Note {i}: our shop has a long history of service in the town centre." for i in range(15))
+    (kb / "about.md").write_text(f"# About us\n\n{filler}\n\nPets: dogs on a lead are welcome in the shop.\n")
+    ingest(sc, kb)
+    r = ask(sc, "are dogs allowed in the shop?", record=False)
+    assert "dogs on a lead are welcome" in r.answer and len(r.answer) < 900

@@ -19,7 +19,7 @@ import orjson
 from ..store import Scope
 from . import conversations as conv
 from .knowledge import index_for, reload_if_changed
-from .text import asks_order_status, is_greeting, sentiment, wants_person
+from .text import asks_order_status, content_tokens, is_greeting, sentiment, wants_person
 
 __all__ = ["Reply", "ask", "THRESHOLD", "FOOTER"]
 
@@ -156,7 +156,7 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
                 top = h
                 break
     if top is not None and top.confidence >= THRESHOLD:
-        return done(_excerpt(top.passage.text), top.passage.source, top.confidence, False, "answered",
+        return done(_excerpt(top.passage.text, question), top.passage.source, top.confidence, False, "answered",
                     [{"source": h.passage.source, "confidence": h.confidence} for h in hits[1:]],
                     low_confidence=0)
     low = int(state.get("low_confidence") or 0) + 1
@@ -173,10 +173,24 @@ def _topic(source: str) -> str:
     return source.split("#", 1)[0].rsplit("/", 1)[-1].rsplit(".", 1)[0]
 
 
-def _excerpt(text: str, limit: int = 700) -> str:
-    text = re.sub(r"\s*\n\s*", " ", text).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
+def _excerpt(text: str, question: str = "", limit: int = 700) -> str:
+    """The passage, or for a long one the paragraphs that share most words with the question (in page order)."""
+    flat = re.sub(r"\s*\n\s*", " ", text).strip()
+    if len(flat) <= limit:
+        return flat
+    paras = [re.sub(r"\s*\n\s*", " ", p).strip() for p in re.split(r"\n\s*\n|\n(?=- )", text) if p.strip()]
+    q = set(content_tokens(question))
+    ranked = sorted(range(len(paras)), key=lambda i: (-len(q & set(content_tokens(paras[i]))), i))
+    keep: list[int] = []
+    used = 0
+    for i in ranked:
+        if used + len(paras[i]) > limit and keep:
+            continue
+        keep.append(i)
+        used += len(paras[i]) + 1
+    out = " ".join(paras[i] for i in sorted(keep))
+    if len(out) <= limit:
+        return out
+    cut = out[:limit]
     end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-    return (cut[: end + 1] if end > limit // 3 else cut.rstrip() + "…")
+    return cut[: end + 1] if end > limit // 3 else cut.rstrip() + "…"
