@@ -18,6 +18,7 @@ import orjson
 
 from ..store import Scope
 from . import conversations as conv
+from . import llm
 from .knowledge import index_for, reload_if_changed
 from .text import asks_order_status, content_tokens, is_greeting, sentiment, wants_person
 
@@ -156,7 +157,10 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
                 top = h
                 break
     if top is not None and top.confidence >= THRESHOLD:
-        return done(_excerpt(top.passage.text, question), top.passage.source, top.confidence, False, "answered",
+        text = _excerpt(top.passage.text, question)
+        if llm.configured():
+            text = llm.rephrase(question, text) or text
+        return done(text, top.passage.source, top.confidence, False, "answered",
                     [{"source": h.passage.source, "confidence": h.confidence} for h in hits[1:]],
                     low_confidence=0)
     low = int(state.get("low_confidence") or 0) + 1
