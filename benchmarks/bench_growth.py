@@ -150,6 +150,7 @@ def main() -> None:
         lines += recommendations(tmp, a.skip_import)
         lines += ["", "### Personalisation API, lead scoring, what-if", ""]
         lines += personalize_latency(tmp, a.customers, a.requests)
+        lines += ["", "Load average at the end (1/5/15 min, shared box): " + " / ".join(f"{x:.1f}" for x in os.getloadavg())]
     print("\n".join(lines))
 
 
