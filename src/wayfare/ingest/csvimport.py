@@ -307,7 +307,11 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
             occurrences[content] = k + 1
             mid = stable_message_id(pre.name, plan.kind, content, k)
         ts = times.iloc[i] if times is not None else pd.NaT
-        ts = (plan.default_time or received_at) if pd.isna(ts) else ts.to_pydatetime()
+        try:
+            ts = (plan.default_time or received_at) if pd.isna(ts) else ts.to_pydatetime()
+        except ValueError:  # e.g. year 0, which Python's datetime cannot hold
+            plan.error(int(lines[i]), by_field.get("timestamp"), "the time is out of range")
+            continue
         if plan.kind == "people":
             traits.update(props)
             props = {}

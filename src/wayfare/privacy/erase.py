@@ -16,7 +16,7 @@ import orjson
 
 from ..identity.normalize import normalize_email, normalize_phone
 from ..store import Scope
-from .suppression import address_hash, audit, suppress
+from .suppression import address_hash, audit, suppress, transaction
 
 __all__ = ["erase_person", "person_ids", "identifiers", "person_tables"]
 
@@ -129,7 +129,7 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
     redacted: dict[str, int] = {}
     tables = person_tables(scope)
     ws = scope.workspace_id
-    with scope.transaction() as con:
+    with transaction(scope) as con:
         for t, info in tables.items():
             conds = [f"{_q(c)} IN (SELECT unnest($p))" for c in info["person"]]
             if t == "events":

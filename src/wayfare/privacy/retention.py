@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..store import Scope, utcnow
-from .suppression import audit
+from .suppression import audit, transaction
 
 __all__ = ["KINDS", "set_retention", "get_retention", "cleanup"]
 
@@ -32,7 +32,7 @@ def _check(kind: str) -> None:
 def set_retention(scope: Scope, kind: str, days: int) -> None:
     """Keep ``kind`` for ``days`` days (0 or less: keep forever)."""
     _check(kind)
-    with scope.transaction() as con:
+    with transaction(scope) as con:
         con.execute("DELETE FROM main.privacy_retention WHERE workspace_id = $ws AND kind = $k",
                     {"ws": scope.workspace_id, "k": kind})
         if days > 0:
@@ -63,7 +63,7 @@ def cleanup(scope: Scope, now: dt.datetime | None = None, actor: str = "retentio
             continue
         cond = f" AND ({extra})" if extra else ""
         n = scope.write(f"DELETE FROM main.{table} WHERE workspace_id = $__ws AND {col} < $cut{cond}",
-                        {"cut": now - dt.timedelta(days=int(days))}).fetchone()
+                        {"cut": now - dt.timedelta(days=int(days))}, con=scope.store.cursor()).fetchone()
         if n and n[0]:
             deleted[kind] = int(n[0])
     if deleted:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -15,11 +17,11 @@ import orjson
 from ..identity.normalize import normalize_email, normalize_phone
 from ..store import Scope, utcnow
 
-__all__ = ["address_hash", "suppress", "unsuppress", "is_suppressed", "record_consent", "consent_status", "audit"]
+__all__ = ["transaction", "address_hash", "suppress", "unsuppress", "is_suppressed", "record_consent", "consent_status", "audit"]
 
 
 def _salt(scope: Scope) -> str:
-    con = scope.store.con
+    con = scope.store.cursor()  # never the shared connection: another thread may be busy on it
     with scope.store.write_lock:
         row = con.execute("SELECT settings FROM workspaces WHERE id = ?", [scope.workspace_id]).fetchone()
         settings = orjson.loads(row[0]) if row and row[0] else {}
@@ -28,6 +30,21 @@ def _salt(scope: Scope) -> str:
             con.execute("UPDATE workspaces SET settings = ? WHERE id = ?", [orjson.dumps(settings).decode(),
                                                                           scope.workspace_id])
     return settings["suppression_salt"]
+
+
+@contextmanager
+def transaction(scope: Scope) -> Iterator[Any]:
+    """A write transaction on a cursor of its own (the shared connection may be busy in another thread)."""
+    with scope.store.write_lock:
+        con = scope.store.cursor()
+        con.execute("BEGIN")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
 
 
 def _normal(channel: str, address: str) -> str:
@@ -47,14 +64,14 @@ def suppress(scope: Scope, channel: str, address: str, reason: str) -> None:
     h = address_hash(scope, channel, address)
     scope.write(
         "INSERT OR IGNORE INTO main.suppressions VALUES ($__ws, $c, $h, $r, $t)",
-        {"c": channel, "h": h, "r": reason, "t": utcnow()},
+        {"c": channel, "h": h, "r": reason, "t": utcnow()}, con=scope.store.cursor(),
     )
 
 
 def unsuppress(scope: Scope, channel: str, address: str) -> None:
     h = address_hash(scope, channel, address)
     scope.write("DELETE FROM main.suppressions WHERE workspace_id = $__ws AND channel = $c AND address_hash = $h",
-                {"c": channel, "h": h})
+                {"c": channel, "h": h}, con=scope.store.cursor())
 
 
 def is_suppressed(scope: Scope, channel: str, address: str) -> str | None:
@@ -70,6 +87,7 @@ def record_consent(scope: Scope, person_id: str, channel: str, purpose: str, sta
     scope.write(
         "INSERT INTO main.consents VALUES ($__ws, $p, $c, $u, $s, $src, $w, $t)",
         {"p": person_id, "c": channel, "u": purpose, "s": status, "src": source, "w": wording, "t": utcnow()},
+        con=scope.store.cursor(),
     )
 
 
@@ -96,5 +114,5 @@ def audit(scope: Scope, actor: str, action: str, subject: str | None = None, det
     scope.write(
         "INSERT INTO main.audit_log VALUES ($__ws, $t, $a, $x, $s, $d)",
         {"t": utcnow(), "a": actor, "x": action, "s": subject, "d": orjson.dumps(detail or {}).decode()},
-        con=con,
+        con=con or scope.store.cursor(),
     )

@@ -137,7 +137,7 @@ class Store:
         return self._tenant_tables
 
     def schema_version(self) -> int:
-        row = self._con.execute("SELECT max(version) FROM schema_version").fetchone()
+        row = self.cursor().execute("SELECT max(version) FROM schema_version").fetchone()  # any thread
         return int(row[0] or 0)
 
     # -- workspaces ------------------------------------------------------------------------------

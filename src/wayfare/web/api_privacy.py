@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -162,7 +163,7 @@ def register(app: FastAPI, state: AppState) -> None:
             if not body.confirm:
                 raise ValidationError("set confirm to true to erase", where="confirm")
             res = erase_person(sc, body.person, actor=f"api:{key.key_id}")
-            with sc.store.write_lock:
+            with sc.store.write_lock, contextlib.suppress(Exception):  # best effort: others may be writing
                 sc.store.cursor().execute("CHECKPOINT")
             res["file_rewrite"] = "pending: stop the server and run `wayfare privacy compact` to wipe freed pages"
             return res
