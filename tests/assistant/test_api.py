@@ -7,6 +7,7 @@ import httpx
 import orjson
 
 from wayfare.assistant import ingest
+from wayfare.assistant.knowledge import identity_secret, user_hash
 from wayfare.store import Store, create_key
 
 from .conftest import people
@@ -18,10 +19,8 @@ def test_widget_chat_reaches_the_inbox_and_the_staff_reply_reaches_the_widget(tm
         sc = s.scope("default")
         people(sc, {"alice": {"traits": {"first_name": "Alice"}, "orders": [("A-1", 20.0, 1)]},
                     "bob": {"traits": {"first_name": "Bob"}, "orders": [("B-7", 77.0, 1)]}})
-        # alice's browser (anonymous id v-alice) is linked to her by the identity graph
-        from wayfare.ingest import to_row, write_rows
-        from wayfare.store import utcnow
-        write_rows(sc, [to_row({"type": "alias", "userId": "alice", "previousId": "v-alice"}, utcnow(), "t")])
+        # the shop's server signs alice's user id; the widget passes it along
+        alice_sig = user_hash(identity_secret(sc), "alice")
         ingest(sc, bike_kb)
         key = create_key(s, "default", "ingest")["key"]
         admin = create_key(s, "default", "admin")["key"]
@@ -32,7 +31,17 @@ def test_widget_chat_reaches_the_inbox_and_the_staff_reply_reaches_the_widget(tm
         assert "/v1/page" in js.text and "/v1/assistant/chat" in js.text and "http" not in js.text.split("*/", 1)[1]
 
         # text/plain body with writeKey inside: what the widget sends (no CORS preflight)
+        # an attacker links their browser to alice with the public key, then asks: nothing of alice's
+        assert c.post("/v1/identify", json={"writeKey": key, "anonymousId": "v-evil", "userId": "alice"}
+                      ).status_code == 200
+        evil = c.post("/v1/assistant/chat", json={"writeKey": key, "visitor_id": "v-evil",
+                                                  "message": "where is my order"}).json()
+        assert "A-1" not in evil["answer"] and "Alice" not in evil["answer"] and evil["handover"] is True
+        forged = c.post("/v1/assistant/chat", json={"writeKey": key, "visitor_id": "v-evil", "user_id": "alice",
+                                                    "user_hash": "0" * 64, "message": "where is my order"})
+        assert forged.status_code == 401
         r = c.post("/v1/assistant/chat", content=orjson.dumps({"writeKey": key, "visitor_id": "v-alice",
+                                                               "user_id": "alice", "user_hash": alice_sig,
                                                                "message": "where is my order"}),
                    headers={"Content-Type": "text/plain"})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"

@@ -3,6 +3,9 @@ keep one BM25 index per workspace in memory until the passages change."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 from pathlib import Path
 
@@ -15,7 +18,8 @@ from .conversations import tx
 from .kb import Passage, bundled_kb, fingerprint, load_dir
 from .retrieval import Index
 
-__all__ = ["ingest", "passages", "index_for", "settings", "reload_if_changed"]
+__all__ = ["ingest", "passages", "index_for", "settings", "reload_if_changed", "identity_secret", "user_hash",
+           "verify_user"]
 
 _cache: dict[tuple[str, str], tuple[tuple, Index]] = {}
 _lock = threading.Lock()
@@ -96,3 +100,31 @@ def index_for(scope: Scope) -> Index:
     with _lock:
         _cache[key] = (version, idx)
     return idx
+
+
+def identity_secret(scope: Scope) -> str:
+    """The workspace's secret for identity verification (created on first use). The business's server signs
+    each signed-in customer's user id with it; the widget passes the signature along."""
+    s = settings(scope).get("identity_secret")
+    if not s:
+        s = secrets.token_urlsafe(32)
+        save_settings(scope, identity_secret=s)
+    return s
+
+
+def user_hash(secret: str, user_id: str) -> str:
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_user(scope: Scope, user_id: str, signature: str) -> str | None:
+    """The person behind a signed user id, or None when the signature is wrong or nobody has that id.
+
+    A visitor's own claim ("I am alice", an identify call with the public key) is never enough to see
+    personal data: the public ingest key is in every page's source, so anyone could make that claim."""
+    secret = settings(scope).get("identity_secret")
+    if not secret or not user_id or not signature:
+        return None
+    if not hmac.compare_digest(user_hash(secret, user_id), signature.strip().lower()):
+        return None
+    row = scope.one("SELECT person_id FROM identities WHERE kind = 'user_id' AND value = $u", {"u": user_id})
+    return row[0] if row else None

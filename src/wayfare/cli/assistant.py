@@ -74,6 +74,20 @@ def route_cmd(topic: str = typer.Argument(..., help="A knowledge-base page name 
     emit({"routes": routes}, json, lambda d: console.print(f"{topic} → {assignee}"))
 
 
+@assistant_app.command("secret")
+def secret_cmd(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """The identity secret: your site's server signs a signed-in customer's user id with it (HMAC-SHA256,
+    hex) and puts both on the widget's script tag (data-user-id, data-user-hash); only then does the
+    assistant greet them by name and look up their orders.
+
+    Example: wayfare assistant secret --workspace bistro
+    """
+    from ..assistant.knowledge import identity_secret
+
+    s = identity_secret(scope(workspace))
+    emit({"identity_secret": s, "algorithm": "HMAC-SHA256 hex of user_id"}, json, lambda d: console.print(s))
+
+
 def _table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 

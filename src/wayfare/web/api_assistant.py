@@ -4,7 +4,9 @@ the team inbox for staff (admin key), and the widget script itself at ``/widget.
 Chat bodies may be sent as ``text/plain`` JSON with ``writeKey`` inside, so the widget makes simple
 cross-origin requests without a CORS preflight. A visitor can read only the conversation it started
 (conversation id and visitor id must match), and the assistant sees a person's data only when the
-visitor's anonymous id is already linked to that person by the identity graph.
+page passes a user id signed by the business's server (identity verification, HMAC-SHA256 with the
+workspace's identity secret): the public ingest key is in every page's source, so an identify call or a
+claimed user id alone proves nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,22 @@ from ..ingest.routes import key_from_request
 from ..store import Scope, verify_key
 
 __all__ = ["register", "RateLimiter"]
+
+
+def _body(props: dict, required: list[str]) -> dict:
+    schema = {"type": "object", "properties": props, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema},
+                                                          "text/plain": {"schema": schema}}}}
+
+
+_S = {"type": "string"}
+CHAT_BODY = _body({"writeKey": _S, "visitor_id": _S, "message": _S, "conversation_id": _S, "user_id": _S,
+                   "user_hash": _S},
+                  ["visitor_id", "message"])
+RATING_BODY = _body({"writeKey": _S, "visitor_id": _S, "rating": {"type": "integer", "minimum": 1, "maximum": 5}},
+                    ["visitor_id", "rating"])
+ACTION_BODY = _body({"text": _S, "author": _S, "assignee": _S, "status": _S,
+                     "rating": {"type": "integer", "minimum": 1, "maximum": 5}}, [])
 
 MAX_BODY = 16_000
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -94,11 +112,17 @@ def register(app: FastAPI, state: Any) -> None:
             raise AuthError("the key's workspace no longer exists")
         return Scope(store, info.workspace_id, row[0])
 
-    def person_of(sc: Scope, visitor: str | None) -> str | None:
-        if not visitor:
+    def person_of(sc: Scope, body: dict) -> str | None:
+        """Only a signed user id (identity verification) reveals who the visitor is."""
+        from ..assistant.knowledge import verify_user
+
+        uid, sig = _str(body, "user_id", 200), _str(body, "user_hash", 200)
+        if uid is None and sig is None:
             return None
-        row = sc.one("SELECT person_id FROM identities WHERE kind = 'anonymous_id' AND value = $v", {"v": visitor})
-        return row[0] if row else None
+        person = verify_user(sc, uid or "", sig or "")
+        if person is None:
+            raise AuthError("user_hash does not match user_id; sign the user id with the workspace's identity secret")
+        return person
 
     def guarded(fn, cors: bool):
         try:
@@ -121,7 +145,7 @@ def register(app: FastAPI, state: Any) -> None:
     def preflight(rest: str) -> Response:
         return Response(status_code=204, headers=CORS)
 
-    @app.post("/v1/assistant/chat", tags=["assistant"])
+    @app.post("/v1/assistant/chat", tags=["assistant"], openapi_extra=CHAT_BODY)
     async def chat(request: Request) -> ORJSONResponse:
         """One customer message; the reply says whether the conversation went to a person."""
         try:
@@ -146,7 +170,7 @@ def register(app: FastAPI, state: Any) -> None:
                     raise NotFound("no such conversation")
                 if conv.get("status") == "closed" and not message.strip()[:1].isdigit():
                     cid = None  # a new question after closing starts a new conversation
-            r = ask(sc, message, person_id=None if cid else person_of(sc, visitor), conversation_id=cid,
+            r = ask(sc, message, person_id=None if cid else person_of(sc, body), conversation_id=cid,
                     visitor_id=visitor)
             n = sc.one("SELECT max(n) FROM assistant_messages WHERE conversation_id = $c", {"c": r.conversation_id})
             out = {**r.to_dict(), "n": n[0] if n else None}
@@ -171,7 +195,7 @@ def register(app: FastAPI, state: Any) -> None:
 
         return guarded(run, True)
 
-    @app.post("/v1/assistant/chat/{conversation_id}/rating", tags=["assistant"])
+    @app.post("/v1/assistant/chat/{conversation_id}/rating", tags=["assistant"], openapi_extra=RATING_BODY)
     async def chat_rating(conversation_id: str, request: Request) -> ORJSONResponse:
         """The customer's satisfaction (1-5) when the conversation closes."""
         try:
@@ -195,6 +219,17 @@ def register(app: FastAPI, state: Any) -> None:
         return guarded(run, True)
 
     # -- the team inbox (admin key) --------------------------------------------------------------
+    @app.get("/v1/assistant/identity-secret", tags=["assistant"])
+    def identity_secret_get(request: Request) -> ORJSONResponse:
+        """The secret your server signs signed-in customers' user ids with: HMAC-SHA256(secret, user_id), hex."""
+        def run() -> ORJSONResponse:
+            from ..assistant.knowledge import identity_secret
+
+            sc = scope_for(key_from_request(request), "admin")
+            return ORJSONResponse({"identity_secret": identity_secret(sc), "algorithm": "HMAC-SHA256 hex of user_id"})
+
+        return guarded(run, False)
+
     @app.get("/v1/inbox", tags=["inbox"])
     def inbox_list(request: Request, status: str = "", assignee: str = "", limit: int = 100) -> ORJSONResponse:
         def run() -> ORJSONResponse:
@@ -218,7 +253,7 @@ def register(app: FastAPI, state: Any) -> None:
 
         return guarded(run, False)
 
-    @app.post("/v1/inbox/{conversation_id}/{action}", tags=["inbox"])
+    @app.post("/v1/inbox/{conversation_id}/{action}", tags=["inbox"], openapi_extra=ACTION_BODY)
     async def inbox_action(conversation_id: str, action: str, request: Request) -> ORJSONResponse:
         """action: reply {text, author}, note {text, author}, assign {assignee}, status {status}, close {rating}."""
         try:

@@ -8,6 +8,9 @@
   var key = me.getAttribute("data-key") || "";
   var base = (me.getAttribute("data-host") || me.src.replace(/\/widget\.js.*$/, "")).replace(/\/$/, "");
   var title = me.getAttribute("data-title") || "Questions? Chat with us";
+  // a signed-in customer: the business's server prints their user id and HMAC-SHA256(identity secret, user id)
+  var userId = me.getAttribute("data-user-id") || "";
+  var userHash = me.getAttribute("data-user-hash") || "";
   var store = window.localStorage;
   function get(k) { try { return store.getItem(k); } catch (e) { return null; } }
   function put(k, v) { try { store.setItem(k, v); } catch (e) { /* private mode */ } }
@@ -81,8 +84,12 @@
   function send(text) {
     if (!text) { return; }
     show("customer", text); seen += 1;
-    post("/v1/assistant/chat", { message: text, visitor_id: visitor, conversation_id: conv || undefined })
+    post("/v1/assistant/chat", { message: text, visitor_id: visitor, conversation_id: conv || undefined,
+                                 user_id: userId || undefined, user_hash: userHash || undefined })
       .then(function (r) {
+        if (r.status === 404 && conv) {  // a conversation this server does not know: start afresh
+          conv = null; seen = 0; put("wf_conv", ""); $("wf-log").lastChild.remove(); send(text); return;
+        }
         if (r.status !== 200) { show("system", (r.body && r.body.error) || "Sorry, something went wrong."); return; }
         if (r.body.conversation_id && r.body.conversation_id !== conv) { conv = r.body.conversation_id; put("wf_conv", conv); }
         seen = Math.max(seen, r.body.n || seen + 1);
