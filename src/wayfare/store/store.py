@@ -129,7 +129,7 @@ class Store:
     def tenant_tables(self) -> list[str]:
         """Every table with a ``workspace_id`` column: scopes confine reads of these to one workspace."""
         if self._tenant_tables is None:
-            rows = self._con.execute(
+            rows = self.cursor().execute(  # a cursor: other threads may hold a transaction on _con
                 "SELECT DISTINCT table_name FROM information_schema.columns "
                 "WHERE column_name = 'workspace_id' AND table_schema = 'main' AND table_catalog = current_database()"
             ).fetchall()
@@ -154,11 +154,11 @@ class Store:
         return wid
 
     def workspaces(self) -> list[dict[str, Any]]:
-        rows = self._con.execute("SELECT id, name, created_at FROM workspaces ORDER BY created_at, name").fetchall()
+        rows = self.cursor().execute("SELECT id, name, created_at FROM workspaces ORDER BY created_at, name").fetchall()
         return [{"id": r[0], "name": r[1], "created_at": r[2].isoformat()} for r in rows]
 
     def workspace_id(self, name: str) -> str:
-        row = self._con.execute("SELECT id FROM workspaces WHERE name = ? OR id = ?", [name, name]).fetchone()
+        row = self.cursor().execute("SELECT id FROM workspaces WHERE name = ? OR id = ?", [name, name]).fetchone()
         if not row:
             known = ", ".join(w["name"] for w in self.workspaces())
             raise NotFound(f"no workspace {name!r} (known: {known}); create it with `wayfare workspace create {name}`")

@@ -95,25 +95,43 @@ def prediction(scope: Scope, pid: str, now: dt.datetime) -> dict[str, Any]:
 def profile(ctx: Ctx) -> dict:
     pid = ctx.request.path_params["person_id"]
     scope = ctx.scope
-    summary = person_summary(scope, pid)  # NotFound -> 404
-    now = anchor(scope)
-    tl = timeline(scope, pid, limit=200)
-    orders = [e for e in tl if (e.get("revenue") or 0) > 0][:50]
-    feedback = scope.rows(
-        f"""SELECT ts, event, channel, {FEEDBACK_SCORE_SQL} score, properties FROM events
-            WHERE person_id = $p AND {FEEDBACK_SCORE_SQL} IS NOT NULL ORDER BY ts DESC LIMIT 20""", {"p": pid})
-    traits = summary["traits"]
+    story = ctx.cached(f"profile:{pid}", lambda: _story(scope, pid), ttl=300)  # NotFound -> 404
+    row = scope.one("SELECT traits FROM profiles WHERE person_id = $p", {"p": pid})  # fresh: pausing changes it
+    traits = orjson.loads(row[0]) if row and row[0] else story["summary"]["traits"]
     consent = {ch: consent_status(scope, pid, ch) for ch in ("email", "sms")}
-    paused = bool(traits.get("automations_paused"))
     flows = safe_engine_call("automate", "flows_for_person", scope, pid) or []
     name = traits.get("name") or " ".join(x for x in (traits.get("first_name"), traits.get("last_name")) if x) or \
         traits.get("email") or pid
-    return {"title": name, "person_id": pid, "summary": summary, "timeline": tl, "orders": orders,
-            "feedback": [{"ts": f[0], "event": f[1], "channel": f[2], "score": round(10 * f[3], 1),
-                          "comment": (orjson.loads(f[4]) if f[4] else {}).get("comment") or
-                          (orjson.loads(f[4]) if f[4] else {}).get("text")} for f in feedback],
-            "prediction": prediction(scope, pid, now), "consent": consent, "automations_paused": paused,
+    return {**story, "title": name, "consent": consent, "automations_paused": bool(traits.get("automations_paused")),
             "automations": flows, "traits": {k: v for k, v in traits.items() if k != "automations_paused"}}
+
+
+def _score(props: dict) -> float | None:
+    for key, scale in (("nps_score", 10), ("csat_score", 5), ("rating", 5)):
+        try:
+            if props.get(key) is not None:
+                return float(props[key]) / scale
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def _story(scope: Scope, pid: str) -> dict:
+    """What a profile shows that only changes when new events arrive (cached until they do)."""
+    summary = person_summary(scope, pid)
+    tl = timeline(scope, pid, limit=200)
+    orders = [e for e in tl if (e.get("revenue") or 0) > 0][:50]
+    if len(tl) < 200:  # the whole history is in the timeline: no second scan of the events
+        feedback = [(e["ts"], e["event"], e["channel"], _score(e["properties"]), e["properties"]) for e in tl]
+        feedback = [f for f in feedback if f[3] is not None][:20]
+    else:
+        feedback = [(f[0], f[1], f[2], f[3], orjson.loads(f[4]) if f[4] else {}) for f in scope.rows(
+            f"""SELECT ts, event, channel, {FEEDBACK_SCORE_SQL} score, properties FROM events
+                WHERE person_id = $p AND {FEEDBACK_SCORE_SQL} IS NOT NULL ORDER BY ts DESC LIMIT 20""", {"p": pid})]
+    return {"person_id": pid, "summary": summary, "timeline": tl, "orders": orders,
+            "feedback": [{"ts": f[0], "event": f[1], "channel": f[2], "score": round(10 * f[3], 1),
+                          "comment": f[4].get("comment") or f[4].get("text")} for f in feedback],
+            "prediction": prediction(scope, pid, anchor(scope))}
 
 
 @action("/customers/{person_id}/pause", need="staff")
