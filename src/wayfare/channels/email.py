@@ -1,0 +1,137 @@
+"""Email over SMTP: settings from ``WAYFARE_SMTP_URL``, sandboxed Jinja2 rendering, and a delivery that
+lets the caller commit "the terminator is about to go on the wire" before the final ``.``.
+
+The ambiguous window of SMTP (the server has accepted but we have not recorded it) starts when the
+final ``CRLF.CRLF`` is sent and ends when the caller records the 250. Everything before the terminator
+is safe to repeat: a server discards a message whose DATA never ended.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP
+from urllib.parse import unquote, urlsplit
+
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ..errors import ValidationError
+
+__all__ = ["SmtpSettings", "smtp_settings", "render", "build_message", "deliver", "SmtpClient"]
+
+_env = ImmutableSandboxedEnvironment(autoescape=False)
+_html_env = ImmutableSandboxedEnvironment(autoescape=True)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    mode: str = "plain"  # plain, tls, starttls
+    user: str | None = None
+    password: str | None = None
+    sender: str = "wayfare@localhost"
+
+
+def smtp_settings(url: str | None = None, sender: str | None = None) -> SmtpSettings | None:
+    """``smtp://user:pass@host:port``, ``smtps://`` (TLS) or ``smtp+starttls://``; None when not configured."""
+    url = url if url is not None else os.environ.get("WAYFARE_SMTP_URL")
+    if not url:
+        return None
+    u = urlsplit(url)
+    modes = {"smtp": "plain", "smtps": "tls", "smtp+starttls": "starttls"}
+    if u.scheme not in modes or not u.hostname:
+        raise ValidationError("WAYFARE_SMTP_URL looks like smtp://user:pass@host:port (or smtps://, smtp+starttls://)",
+                              where="WAYFARE_SMTP_URL")
+    port = u.port or {"plain": 25, "tls": 465, "starttls": 587}[modes[u.scheme]]
+    return SmtpSettings(u.hostname, port, modes[u.scheme], unquote(u.username) if u.username else None,
+                        unquote(u.password) if u.password else None,
+                        sender or os.environ.get("WAYFARE_MAIL_FROM") or "wayfare@localhost")
+
+
+def render(template: str, context: dict, html: bool = False) -> str:
+    return (_html_env if html else _env).from_string(template).render(**context)
+
+
+def build_message(settings: SmtpSettings, to: str, subject: str, text: str, html: str | None, message_id: str,
+                  unsubscribe_url: str | None = None) -> EmailMessage:
+    m = EmailMessage()
+    m["From"] = settings.sender
+    m["To"] = to
+    m["Subject"] = subject.replace("\n", " ").strip()
+    m["Message-ID"] = message_id
+    if unsubscribe_url:  # RFC 8058 one-click
+        m["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        m["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    m.set_content(text)
+    if html:
+        m.add_alternative(html, subtype="html")
+    return m
+
+
+class SmtpClient:
+    """One SMTP connection reused for many messages."""
+
+    def __init__(self, settings: SmtpSettings, timeout: float = 30):
+        self.settings = settings
+        if settings.mode == "tls":
+            self.smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout,
+                                                       context=ssl.create_default_context())
+        else:
+            self.smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+            if settings.mode == "starttls":
+                self.smtp.ehlo()
+                self.smtp.starttls(context=ssl.create_default_context())
+                self.smtp.ehlo()
+        if settings.user:
+            self.smtp.login(settings.user, settings.password or "")
+
+    def close(self) -> None:
+        try:
+            self.smtp.quit()
+        except Exception:
+            self.smtp.close()
+
+    def send(self, msg: EmailMessage, before_terminator: Callable[[], None] | None = None) -> str:
+        """Send ``msg``; call ``before_terminator`` just before the final ``.``. Returns the server's reply."""
+        s = self.smtp
+        rcpt = str(msg["To"])
+        s.ehlo_or_helo_if_needed()
+        code, resp = s.mail(self.settings.sender)
+        if code != 250:
+            s.rset()
+            raise smtplib.SMTPSenderRefused(code, resp, self.settings.sender)
+        code, resp = s.rcpt(rcpt)
+        if code not in (250, 251):
+            s.rset()
+            raise smtplib.SMTPRecipientsRefused({rcpt: (code, resp)})
+        s.putcmd("data")
+        code, resp = s.getreply()
+        if code != 354:
+            s.rset()
+            raise smtplib.SMTPDataError(code, resp)
+        data = msg.as_bytes(policy=SMTP)
+        data = re.sub(rb"(?m)^\.", b"..", data)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        s.send(data)
+        if before_terminator is not None:
+            before_terminator()
+        s.send(b".\r\n")
+        code, resp = s.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, resp)
+        return resp.decode(errors="replace")
+
+
+def deliver(settings: SmtpSettings, msg: EmailMessage) -> str:
+    c = SmtpClient(settings)
+    try:
+        return c.send(msg)
+    finally:
+        c.close()
