@@ -28,6 +28,7 @@ THRESHOLD = 0.35
 UPSET = -0.45
 FOOTER = "(I'm an automated assistant. Type \"person\" at any time to reach someone from the team.)"
 MAX_QUESTION = 2000
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 @dataclass
@@ -114,6 +115,12 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
                              answer=full, source=source, confidence=confidence, handover=ticket, **cols)
         return Reply(full, source, round(float(confidence), 3), handover, reason, cid, True, suggestions or [])
 
+    email = _EMAIL.search(question)
+    if email and record:  # a customer who leaves an address gets the team's answer by email too
+        def done(text: str, source: str | None, confidence: float, handover: bool, reason: str,  # noqa: F811
+                 suggestions: list[dict] | None = None, ticket: dict | None = None, _d=done, **cols: Any) -> Reply:
+            return _d(text, source, confidence, handover, reason, suggestions, ticket,
+                      email=email.group(0).lower()[:200], **cols)
     if state.get("status") in ("open", "assigned"):
         return done("Your conversation is with a person from the team; they will answer here.", None, 0.0, True,
                     "with_person")

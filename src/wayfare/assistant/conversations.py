@@ -230,7 +230,34 @@ def reply(scope: Scope, cid: str, text: str, author: str | None = None) -> int:
     with tx(scope) as con:
         con.execute("UPDATE main.assistant_handovers SET resolved_at = ? WHERE workspace_id = ? AND "
                     "conversation_id = ? AND resolved_at IS NULL", [utcnow(), scope.workspace_id, cid])
+    _email_copy(scope, conv, text, author, n)
     return n
+
+
+def _email_copy(scope: Scope, conv: dict[str, Any], text: str, author: str | None, n: int) -> str | None:
+    """Send the reply by email too when SMTP is configured (WAYFARE_SMTP_URL) and the customer left an
+    address (in the chat, or a verified customer's profile): the answer reaches them after they leave."""
+    try:
+        from ..channels import build_message, deliver, smtp_settings
+    except ImportError:
+        return None
+    settings = smtp_settings()
+    to = conv.get("email")
+    if not to and conv.get("person_id"):
+        row = scope.one("SELECT traits->>'email' FROM profiles WHERE person_id = $p", {"p": conv["person_id"]})
+        to = row[0] if row else None
+    if settings is None or not to:
+        return None
+    body = f"{text}\n\n{author or 'The team'}\n\n(You can also answer in the chat on our website.)"
+    msg = build_message(settings, to, "Re: your question", body, None,
+                        f"<{conv['conversation_id']}.{n}@wayfare.invalid>")
+    try:
+        deliver(settings, msg)
+    except Exception as e:  # the chat copy stands; the team sees why the email did not go
+        add_message(scope, conv["conversation_id"], "note", f"The email copy to {to} failed: {e}"[:500])
+        return None
+    add_message(scope, conv["conversation_id"], "note", f"Reply also sent by email to {to}.")
+    return to
 
 
 def close(scope: Scope, cid: str, rating: int | None = None, outcome: str | None = None) -> dict[str, Any]:
