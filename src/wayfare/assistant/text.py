@@ -80,8 +80,13 @@ def normalise(text: str) -> str:
     return text.lower().replace("\u2019", "'")
 
 
+_HYPHENATED = re.compile(r"\b([a-z0-9]+)-([a-z0-9]+)\b")
+
+
 def tokens(text: str) -> list[str]:
-    return _WORD.findall(normalise(text))
+    """Words; a hyphenated word also counts joined ("wi-fi" is "wi", "fi" and "wifi")."""
+    t = normalise(text)
+    return _WORD.findall(t) + [a + b for a, b in _HYPHENATED.findall(t)]
 
 
 @lru_cache(maxsize=65536)
