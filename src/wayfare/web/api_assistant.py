@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import AuthError, NotFound, ValidationError, WayfareError
 from ..ingest.routes import key_from_request
@@ -176,7 +177,7 @@ def register(app: FastAPI, state: Any) -> None:
             out = {**r.to_dict(), "n": n[0] if n else None}
             return ORJSONResponse(out, headers=CORS)
 
-        return guarded(run, True)
+        return await run_in_threadpool(guarded, run, True)
 
     @app.get("/v1/assistant/chat/{conversation_id}/messages", tags=["assistant"])
     def chat_messages(conversation_id: str, request: Request, visitor_id: str = "", after: int = 0,
@@ -216,7 +217,7 @@ def register(app: FastAPI, state: Any) -> None:
             c = close(sc, conversation_id, rating)
             return ORJSONResponse({"status": c["status"], "csat": c.get("csat")}, headers=CORS)
 
-        return guarded(run, True)
+        return await run_in_threadpool(guarded, run, True)
 
     # -- the team inbox (admin key) --------------------------------------------------------------
     @app.get("/v1/assistant/identity-secret", tags=["assistant"])
@@ -283,4 +284,4 @@ def register(app: FastAPI, state: Any) -> None:
                 return ORJSONResponse(c.close(sc, cid, rating))
             raise NotFound(f"no inbox action {action[:40]!r}; use reply, note, assign, status or close")
 
-        return guarded(run, False)
+        return await run_in_threadpool(guarded, run, False)
