@@ -66,7 +66,7 @@ def test_every_endpoint_with_b_keys_sees_nothing_of_a(tmp_path):
     body = {"person": A["email"], "email": A["email"], "person_id": pid, "userId": "alice", "user_id": "alice",
             "confirm": True, "steps": ["Order Completed"], "event": "Order Completed", "messageId": "x1",
             "type": "track", "query": A["email"], "question": "what did alice buy"}
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:  # a 5xx is not a leak (schemathesis hunts those)
         # control: A's own key does see A's person, so the markers would be found if they leaked
         r = c.post("/v1/privacy/export", json={"person": A["email"]},
                    headers={"Authorization": f"Bearer {keys['a_admin']['key']}"})
