@@ -22,8 +22,9 @@ __all__ = ["erase_person", "person_ids", "identifiers", "person_tables"]
 
 # tables that never hold a person's data, or must outlive the erase (hashes, audit trail)
 _KEEP = {"suppressions", "audit_log", "workspaces", "api_keys", "schema_version"}
-_NAME_TRAITS = ("email", "phone", "name", "first_name", "last_name", "full_name", "firstName", "lastName",
-                "mobile", "phone_number", "address", "street")
+# first or last names alone are shared by many people: only full names (with a space) are searched for
+_NAME_TRAITS = ("email", "phone", "name", "full_name", "mobile", "phone_number", "address", "street")
+_OWN_TABLES = ("profiles", "identities")  # other people's own identity data: only unique identifiers redacted
 _MIN_LEN = 4  # shorter identifiers would redact unrelated text
 
 
@@ -49,7 +50,7 @@ def person_ids(scope: Scope, who: str) -> list[str]:
 
 def identifiers(scope: Scope, pids: list[str], who: str) -> dict[str, set[str]]:
     """The person's identifiers by kind: emails, phones and other strings (names, user ids) to search for."""
-    out: dict[str, set[str]] = {"email": set(), "phone": set(), "other": set()}
+    out: dict[str, set[str]] = {"email": set(), "phone": set(), "other": set(), "name": set()}
 
     def add(kind: str, v: Any) -> None:
         if isinstance(v, str) and v.strip():
@@ -60,6 +61,9 @@ def identifiers(scope: Scope, pids: list[str], who: str) -> dict[str, set[str]]:
             elif kind == "phone":
                 out["phone"].add(v)
                 out["phone"].add(normalize_phone(v) or v)
+            elif kind == "name":
+                if " " in v and len(v) >= 8:
+                    out["name"].add(v)
             else:
                 out["other"].add(v)
 
@@ -70,17 +74,19 @@ def identifiers(scope: Scope, pids: list[str], who: str) -> dict[str, set[str]]:
     for (traits,) in scope.rows("SELECT traits FROM profiles WHERE person_id IN (SELECT unnest($p))", {"p": pids}):
         t = orjson.loads(traits or "{}")
         for k in _NAME_TRAITS:
-            add("email" if k == "email" else ("phone" if k in ("phone", "mobile", "phone_number") else "other"),
-                t.get(k))
+            add(_trait_kind(k), t.get(k))
     for (traits,) in scope.rows("SELECT traits FROM events WHERE person_id IN (SELECT unnest($p)) "
                                 "AND traits IS NOT NULL", {"p": pids}):
         t = orjson.loads(traits or "{}") if traits else {}
         if isinstance(t, dict):
             for k in _NAME_TRAITS:
-                add("email" if k == "email" else ("phone" if k in ("phone", "mobile", "phone_number") else "other"),
-                    t.get(k))
-    out["other"] -= set(pids)
+                add(_trait_kind(k), t.get(k))
+    out["other"] = {v for v in out["other"] - set(pids) if len(v) >= 6}
     return out
+
+
+def _trait_kind(k: str) -> str:
+    return "email" if k == "email" else ("phone" if k in ("phone", "mobile", "phone_number") else "name")
 
 
 def person_tables(scope: Scope) -> dict[str, dict[str, list[str]]]:
@@ -118,8 +124,8 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
     """
     pids = person_ids(scope, who)
     ids = identifiers(scope, pids, who)
-    every = ids["email"] | ids["phone"] | ids["other"]
-    pat = _pattern(every)
+    strong = _pattern(ids["email"] | ids["phone"] | ids["other"])
+    pat = _pattern(ids["email"] | ids["phone"] | ids["other"] | ids["name"])
     user_ids = {v for (v,) in scope.rows("SELECT value FROM identities WHERE person_id IN (SELECT unnest($p)) "
                                          "AND kind IN ('user_id', 'anonymous_id')", {"p": pids})}
     # hash before deleting anything (the salt lives in the workspace's settings)
@@ -134,7 +140,7 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
             conds = [f"{_q(c)} IN (SELECT unnest($p))" for c in info["person"]]
             if t == "events":
                 conds.append("user_id IN (SELECT unnest($u)) OR anonymous_id IN (SELECT unnest($u))")
-                if pat:
+                if strong:
                     conds += [f"regexp_matches(CAST({_q(c)} AS VARCHAR), $pat)" for c in info["text"]]
             if not conds:
                 continue
@@ -142,25 +148,22 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
             if "$u" in " ".join(conds):
                 params["u"] = sorted(user_ids) or [""]
             if "$pat" in " ".join(conds):
-                params["pat"] = pat
+                params["pat"] = strong
             n = con.execute(f"DELETE FROM main.{_q(t)} WHERE workspace_id = $ws AND ({' OR '.join(conds)})",
                             params).fetchone()
             if n and n[0]:
                 removed[t] = int(n[0])
-        if pat:
-            for t, info in tables.items():
-                for c in info["text"]:
-                    try:
-                        n = con.execute(
-                            f"UPDATE main.{_q(t)} SET {_q(c)} = regexp_replace(CAST({_q(c)} AS VARCHAR), $pat, "
-                            f"'[erased]', 'g') WHERE workspace_id = $ws AND regexp_matches(CAST({_q(c)} AS VARCHAR), "
-                            "$pat)", {"ws": ws, "pat": pat}).fetchone()
-                    except Exception:  # a redacted key would collide: drop those rows instead
-                        n = con.execute(f"DELETE FROM main.{_q(t)} WHERE workspace_id = $ws AND "
-                                        f"regexp_matches(CAST({_q(c)} AS VARCHAR), $pat)",
-                                        {"ws": ws, "pat": pat}).fetchone()
-                    if n and n[0]:
-                        redacted[f"{t}.{c}"] = redacted.get(f"{t}.{c}", 0) + int(n[0])
+        for t, info in tables.items():
+            tpat = strong if t in _OWN_TABLES else pat
+            if not tpat:
+                continue
+            for c in info["text"]:
+                n = con.execute(
+                    f"UPDATE main.{_q(t)} SET {_q(c)} = regexp_replace(CAST({_q(c)} AS VARCHAR), $pat, '[erased]', "
+                    f"'g') WHERE workspace_id = $ws AND regexp_matches(CAST({_q(c)} AS VARCHAR), $pat)",
+                    {"ws": ws, "pat": tpat}).fetchone()
+                if n and n[0]:
+                    redacted[f"{t}.{c}"] = redacted.get(f"{t}.{c}", 0) + int(n[0])
     for e in sorted(ids["email"]):
         suppress(scope, "email", e, "erased")
     for p in sorted(ids["phone"]):
