@@ -1,0 +1,139 @@
+"""Prediction commands: clv (BG/NBD + Gamma-Gamma) and churn (cross-validated evaluation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pandas as pd
+import typer
+from rich.table import Table
+
+from ..errors import ValidationError
+from ..predict.churn import evaluate_churn
+from ..predict.clv import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value, rfm_summary
+from . import app
+from ._common import JsonOpt, WorkspaceOpt, console, emit, progress, scope
+
+predict_app = typer.Typer(help="Predictions: customer lifetime value and churn risk.", no_args_is_help=True)
+app.add_typer(predict_app, name="predict")
+
+
+def _date(s: str | None, where: str) -> pd.Timestamp | None:
+    if s is None:
+        return None
+    try:
+        return pd.Timestamp(dt.date.fromisoformat(s))
+    except ValueError as e:
+        raise ValidationError(f"not a date (YYYY-MM-DD): {s!r}", where=where) from e
+
+
+@predict_app.command("clv")
+def clv(
+    calibration_end: str = typer.Option(None, "--calibration-end", help="Last day of the calibration period (default: last purchase day)."),
+    holdout_from: str = typer.Option(None, "--holdout-from", help="First day of the holdout period; prints predicted vs actual by frequency."),
+    horizon: int = typer.Option(365, "--horizon", help="CLV horizon in days."),
+    discount: float = typer.Option(0.1, "--discount-rate", help="Annual discount rate for CLV."),
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
+    out: str = typer.Option(None, "--out", help="Write per-customer results to this CSV file."),
+    limit: int = typer.Option(20, "--limit", help="Customers shown (highest CLV first)."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma on purchases (same-day purchases count as one, weeks) and score customers.
+
+    Example: wayfare predict clv --calibration-end 1997-09-30 --json
+    """
+    sc = scope(workspace)
+    with progress("Fitting BG/NBD and Gamma-Gamma") as update:
+        tx = sc.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
+                   "WHERE event = $e AND person_id IS NOT NULL", {"e": event})
+        if tx.empty:
+            raise ValidationError(f"no {event!r} events to fit on", where="--event")
+        end = _date(calibration_end, "--calibration-end") or pd.Timestamp(tx["ts"].max()).normalize()
+        s = rfm_summary(tx, end)
+        bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+        gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
+        update(1, 1)
+    s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+    hw = horizon / 7.0
+    s["expected_purchases"] = bg.conditional_expected_number_of_purchases_up_to_time(hw, s["frequency"], s["recency"], s["T"])
+    s["expected_spend"] = gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
+    s["clv"] = customer_lifetime_value(bg, gg, s, hw, discount)
+    s = s.sort_values("clv", ascending=False)
+    data: dict[str, Any] = {
+        "calibration_end": end.date().isoformat(), "time_unit": "weeks", "customers": len(s),
+        "bgnbd": {**bg.params_, "log_likelihood": bg.log_likelihood_},
+        "gamma_gamma": {**gg.params_, "customers": int((s["frequency"] > 0).sum())},
+        "horizon_days": horizon, "discount_rate": discount,
+    }
+    if holdout_from:
+        h0 = _date(holdout_from, "--holdout-from")
+        d = tx.assign(day=pd.to_datetime(tx["ts"]).dt.normalize())
+        hold = d[d["day"] >= h0].drop_duplicates(["person_id", "day"]).groupby("person_id").size()
+        hend = d["day"].max()
+        t_h = ((hend - h0).days + 1) / 7.0
+        pred = bg.conditional_expected_number_of_purchases_up_to_time(t_h, s["frequency"], s["recency"], s["T"])
+        act = hold.reindex(s.index).fillna(0)
+        grp = s["frequency"].clip(upper=7)
+        tab = pd.DataFrame({"group": grp, "actual": act, "predicted": pred}).groupby("group").agg(
+            customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")).reset_index()
+        data["holdout"] = {"from": h0.date().isoformat(), "weeks": t_h, "total_actual": float(act.sum()),
+                           "total_predicted": float(pred.sum()),
+                           "by_frequency": [{"frequency": ("7+" if r.group >= 7 else int(r.group)), "customers": int(r.customers),
+                                             "actual": float(r.actual), "predicted": float(r.predicted)} for r in tab.itertuples()]}
+    per = s.reset_index().rename(columns={"index": "person_id"})
+    if out:
+        per.to_csv(out, index=False)
+        data["out"] = out
+    else:
+        data["top_customers"] = orjson.loads(per.head(limit).to_json(orient="records"))
+
+    def render(d: dict) -> None:
+        console.print(f"BG/NBD  r={d['bgnbd']['r']:.4f} alpha={d['bgnbd']['alpha']:.4f} a={d['bgnbd']['a']:.4f} b={d['bgnbd']['b']:.4f}")
+        console.print(f"Gamma-Gamma  p={d['gamma_gamma']['p']:.4f} q={d['gamma_gamma']['q']:.4f} gamma={d['gamma_gamma']['gamma']:.4f}")
+        if "holdout" in d:
+            tb = Table(title="Holdout: repeat purchases per customer by calibration frequency")
+            for c in ("frequency", "customers", "actual", "predicted"):
+                tb.add_column(c)
+            for r in d["holdout"]["by_frequency"]:
+                tb.add_row(str(r["frequency"]), str(r["customers"]), f"{r['actual']:.3f}", f"{r['predicted']:.3f}")
+            console.print(tb)
+
+    emit(data, json, render)
+
+
+@predict_app.command("churn")
+def churn(
+    evaluate: bool = typer.Option(False, "--evaluate", help="Cross-validate a model on a people table with a churn label."),
+    label: str = typer.Option("Churn", "--label", help="Profile trait holding the churn label (Yes/No, true/false, 1/0)."),
+    folds: int = typer.Option(5, "--folds", help="Cross-validation folds."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Churn risk from profile traits: 5-fold cross-validated ROC AUC, calibration and top-decile lift.
+
+    Protected attributes (wayfare.predict.churn.PROTECTED_ATTRIBUTES, extend with WAYFARE_PROTECTED) are never features.
+
+    Example: wayfare predict churn --evaluate --label Churn --json
+    """
+    if not evaluate:
+        raise ValidationError("only --evaluate is available for now", where="--evaluate")
+    sc = scope(workspace)
+    rows = sc.df("SELECT person_id, CAST(traits AS VARCHAR) AS traits FROM profiles")
+    recs = [orjson.loads(t) if t else {} for t in rows["traits"]]
+    df = pd.DataFrame.from_records(recs)
+    if label not in df.columns:
+        raise ValidationError(f"no trait {label!r} on profiles", where="--label")
+    df = df[df[label].notna()].reset_index(drop=True)
+    if len(df) < folds * 2:
+        raise ValidationError("too few labelled profiles to evaluate", where="--label")
+    with progress("Cross-validating churn model"):
+        res = evaluate_churn(df, label, folds=folds)
+
+    def render(d: dict) -> None:
+        console.print(f"ROC AUC ({d['folds']}-fold) {d['auc']:.3f} ± {d['auc_sd']:.3f}; top-decile lift {d['top_decile_lift']:.2f}")
+        console.print(f"Protected attributes left out: {', '.join(d['excluded_protected']) or 'none present'}")
+
+    emit(res, json, render)

@@ -1,0 +1,29 @@
+import csv
+import json
+
+from typer.testing import CliRunner
+
+from wayfare.cli import app
+
+
+def test_clv_cli_on_cdnow(tmp_path):
+    tx = tmp_path / "cd.csv"
+    with open("/work/shared/data/cdnow/CDNOW_sample.txt") as f, open(tx, "w", newline="") as g:
+        w = csv.writer(g)
+        w.writerow(["timestamp", "user_id", "event", "revenue", "message_id"])
+        for i, line in enumerate(f):
+            c, _, d, _, a = line.split()
+            w.writerow([f"{d[:4]}-{d[4:6]}-{d[6:]}T12:00:00Z", f"c{int(c)}", "Order Completed", a, f"cd{i}"])
+    db = str(tmp_path / "p.db")
+    r = CliRunner().invoke(app, [f"--db={db}", "import", str(tx), "--preset", "generic", "--kind", "events", "--map",
+                                 "timestamp=timestamp", "--map", "user_id=user_id", "--map", "event=event", "--map",
+                                 "revenue=revenue", "--map", "message_id=message_id"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "clv", "--calibration-end", "1997-09-30",
+                                 "--holdout-from", "1997-10-01", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert abs(out["bgnbd"]["r"] - 0.243) < 0.0025
+    assert abs(out["gamma_gamma"]["p"] - 6.25) < 0.06
+    assert out["holdout"]["total_actual"] == 1882
+    assert out["customers"] == 2357
