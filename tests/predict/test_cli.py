@@ -27,3 +27,16 @@ def test_clv_cli_on_cdnow(tmp_path):
     assert abs(out["gamma_gamma"]["p"] - 6.25) < 0.06
     assert out["holdout"]["total_actual"] == 1882
     assert out["customers"] == 2357
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "backtest", "--cutoff", "1997-09-30", "--json"])
+    assert r.exit_code == 0, r.output
+    bt = json.loads(r.stdout.strip().splitlines()[-1])
+    assert bt["purchases"]["actual"] == 1882
+    assert 1500 < bt["purchases"]["predicted"] < 1900
+    assert bt["expected_purchases_auc_bought_again"] > 0.7
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "next-action", "--limit", "5", "--json"])
+    assert r.exit_code == 0, r.output
+    na = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(na["recommendations"]) == 5
+    # no profile has email consent here, so no email action is ever recommended
+    assert all(x["channel"] != "email" for x in na["recommendations"])
+    assert all(x["value"] >= y["value"] for x, y in zip(na["recommendations"], na["recommendations"][1:], strict=False))

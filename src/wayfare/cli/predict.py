@@ -137,3 +137,110 @@ def churn(
         console.print(f"Protected attributes left out: {', '.join(d['excluded_protected']) or 'none present'}")
 
     emit(res, json, render)
+
+
+def _fit_at(sc, event: str, cutoff: pd.Timestamp | None):
+    tx = sc.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
+               "WHERE event = $e AND person_id IS NOT NULL", {"e": event})
+    if tx.empty:
+        raise ValidationError(f"no {event!r} events", where="--event")
+    if cutoff is None:  # score as of the last purchase day in the data
+        cutoff = pd.Timestamp(tx["ts"].max()).normalize()
+    s = rfm_summary(tx, cutoff)
+    if s.empty:
+        raise ValidationError("no purchases before the cutoff", where="--cutoff")
+    bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
+    return tx, s, bg, gg
+
+
+@predict_app.command("backtest")
+def backtest(
+    cutoff: str = typer.Option(..., "--cutoff", help="Fit on purchases up to this day; compare with what happened after."),
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Replay the past: predicted purchases, P(alive) and spend at the cutoff vs what happened after it.
+
+    Example: wayfare predict backtest --cutoff 2011-06-30 --json
+    """
+    from sklearn.metrics import roc_auc_score
+
+    sc = scope(workspace)
+    c = _date(cutoff, "--cutoff")
+    with progress("Backtesting"):
+        tx, s, bg, gg = _fit_at(sc, event, c)
+    d = tx.assign(day=pd.to_datetime(tx["ts"]).dt.normalize())
+    after = d[d["day"] > c]
+    if after.empty:
+        raise ValidationError("no purchases after the cutoff to compare with", where="--cutoff")
+    weeks = ((after["day"].max() - c).days) / 7.0
+    days_after = after.drop_duplicates(["person_id", "day"]).groupby("person_id").size().reindex(s.index).fillna(0)
+    spend_after = after.groupby("person_id")["revenue"].sum().reindex(s.index).fillna(0)
+    pred = bg.conditional_expected_number_of_purchases_up_to_time(weeks, s["frequency"], s["recency"], s["T"])
+    alive = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+    bought = (days_after > 0).to_numpy(int)
+    pspend = pred * gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
+    data = {
+        "cutoff": c.date().isoformat(), "weeks_after": weeks, "customers": len(s),
+        "bgnbd": bg.params_, "gamma_gamma": gg.params_,
+        "purchases": {"predicted": float(pred.sum()), "actual": float(days_after.sum()),
+                      "mae_per_customer": float(abs(pred - days_after).mean())},
+        "spend": {"predicted": float(pspend.sum()), "actual": float(spend_after.sum())},
+        "p_alive_auc_bought_again": float(roc_auc_score(bought, alive)) if 0 < bought.sum() < len(bought) else None,
+        "expected_purchases_auc_bought_again": float(roc_auc_score(bought, pred)) if 0 < bought.sum() < len(bought) else None,
+    }
+    emit(data, json, lambda d: console.print_json(data=d))
+
+
+ACTIONS = [
+    # name, channel, cost, needs consent, eligibility
+    {"action": "win_back_offer", "channel": "email", "cost": 2.0, "uplift": 0.10},
+    {"action": "thank_you", "channel": "email", "cost": 0.05, "uplift": 0.02},
+    {"action": "review_request", "channel": "email", "cost": 0.05, "uplift": 0.01},
+    {"action": "check_in_call", "channel": "phone", "cost": 8.0, "uplift": 0.15},
+    {"action": "do_nothing", "channel": None, "cost": 0.0, "uplift": 0.0},
+]
+
+
+@predict_app.command("next-action")
+def next_action(
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
+    limit: int = typer.Option(50, "--limit", help="Customers listed (highest expected value first)."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Per customer the action with the highest expected value (uplift × value − cost), respecting email consent.
+
+    Example: wayfare predict next-action --json
+    """
+    from ..privacy import consent_status
+
+    sc = scope(workspace)
+    with progress("Scoring customers"):
+        _, s, bg, gg = _fit_at(sc, event, None)
+    s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+    s["value"] = (bg.conditional_expected_number_of_purchases_up_to_time(52, s["frequency"], s["recency"], s["T"])
+                  * gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"]))
+    s["risk"] = 1 - s["p_alive"]
+    s = s.sort_values("value", ascending=False).head(limit)
+    recs = []
+    for pid, r in s.iterrows():
+        email_ok = consent_status(sc, pid, "email") == "granted"
+        best, ev_best, why = ACTIONS[-1], 0.0, "nothing worth its cost"
+        for a in ACTIONS[:-1]:
+            if a["channel"] == "email" and not email_ok:
+                continue
+            if a["action"] in ("win_back_offer", "check_in_call") and r["risk"] < 0.5:
+                continue
+            if a["action"] == "review_request" and r["frequency"] < 1:
+                continue
+            ev = a["uplift"] * (r["value"] + (r["risk"] * r["monetary_value"])) - a["cost"]
+            if ev > ev_best:
+                best, ev_best = a, ev
+                why = (f"P(alive) {r['p_alive']:.0%}, expected 12-month value {r['value']:.2f}; "
+                       f"last purchase {7 * (r['T'] - r['recency']):.0f} days ago")
+        recs.append({"person_id": pid, "action": best["action"], "channel": best["channel"], "expected_value": round(ev_best, 2),
+                     "p_alive": float(r["p_alive"]), "value": float(r["value"]), "email_consent": email_ok, "reason": why})
+    emit({"recommendations": recs, "catalogue": ACTIONS}, json, lambda d: console.print_json(data=d))
