@@ -20,13 +20,15 @@ def test_clv_cli_on_cdnow(tmp_path):
                                  "revenue=revenue", "--map", "message_id=message_id"])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(app, [f"--db={db}", "predict", "clv", "--calibration-end", "1997-09-30",
-                                 "--holdout-from", "1997-10-01", "--json"])
+                                 "--holdout-from", "1997-10-01", "--chart", str(tmp_path / "h.svg"), "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert abs(out["bgnbd"]["r"] - 0.243) < 0.0025
     assert abs(out["gamma_gamma"]["p"] - 6.25) < 0.06
     assert out["holdout"]["total_actual"] == 1882
     assert out["customers"] == 2357
+    svg = (tmp_path / "h.svg").read_text()
+    assert svg.startswith("<svg") and svg.count("<rect") >= 16
     r = CliRunner().invoke(app, [f"--db={db}", "predict", "backtest", "--cutoff", "1997-09-30", "--json"])
     assert r.exit_code == 0, r.output
     bt = json.loads(r.stdout.strip().splitlines()[-1])

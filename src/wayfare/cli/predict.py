@@ -37,6 +37,7 @@ def clv(
     discount: float = typer.Option(0.1, "--discount-rate", help="Annual discount rate for CLV."),
     event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
     out: str = typer.Option(None, "--out", help="Write per-customer results to this CSV file."),
+    chart: str = typer.Option("clv_holdout.svg", "--chart", help="Where --holdout-from writes its SVG chart."),
     limit: int = typer.Option(20, "--limit", help="Customers shown (highest CLV first)."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
@@ -83,6 +84,10 @@ def clv(
                            "total_predicted": float(pred.sum()),
                            "by_frequency": [{"frequency": ("7+" if r.group >= 7 else int(r.group)), "customers": int(r.customers),
                                              "actual": float(r.actual), "predicted": float(r.predicted)} for r in tab.itertuples()]}
+        from ..predict.chart import holdout_svg
+        with open(chart, "w") as f:
+            f.write(holdout_svg(data["holdout"]["by_frequency"]))
+        data["holdout"]["chart"] = chart
     per = s.reset_index().rename(columns={"index": "person_id"})
     if out:
         per.to_csv(out, index=False)
