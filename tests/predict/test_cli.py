@@ -42,3 +42,12 @@ def test_clv_cli_on_cdnow(tmp_path):
     # no profile has email consent here, so no email action is ever recommended
     assert all(x["channel"] != "email" for x in na["recommendations"])
     assert all(x["value"] >= y["value"] for x, y in zip(na["recommendations"], na["recommendations"][1:], strict=False))
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "churn", "--limit", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    ch = json.loads(r.stdout.strip().splitlines()[-1])["customers"]
+    assert ch[0]["churn_risk"] > 0.99 and ch[0]["reason"].startswith("No purchase for ")
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "propensity", "--days", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    pr = json.loads(r.stdout.strip().splitlines()[-1])
+    assert pr["evaluation"]["cutoff"] == "1998-05-31"
+    assert pr["evaluation"]["auc"] > 0.8 and pr["evaluation"]["top_decile_lift"] > 3

@@ -114,6 +114,7 @@ def churn(
     evaluate: bool = typer.Option(False, "--evaluate", help="Cross-validate a model on a people table with a churn label."),
     label: str = typer.Option("Churn", "--label", help="Profile trait holding the churn label (Yes/No, true/false, 1/0)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds."),
+    limit: int = typer.Option(50, "--limit", help="Customers listed when scoring (highest risk first)."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -121,11 +122,24 @@ def churn(
 
     Protected attributes (wayfare.predict.churn.PROTECTED_ATTRIBUTES, extend with WAYFARE_PROTECTED) are never features.
 
+    Without --evaluate: churn risk per customer from purchases (1 - BG/NBD P(alive)) with a reason in words.
+
     Example: wayfare predict churn --evaluate --label Churn --json
     """
-    if not evaluate:
-        raise ValidationError("only --evaluate is available for now", where="--evaluate")
     sc = scope(workspace)
+    if not evaluate:
+        from ..predict.reasons import churn_reason
+        with progress("Scoring churn risk"):
+            _, s, bg, _ = _fit_at(sc, "Order Completed", None)
+        s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+        s["churn_risk"] = 1 - s["p_alive"]
+        s = s.sort_values("churn_risk", ascending=False).head(limit)
+        rows = [{"person_id": pid, "churn_risk": float(r["churn_risk"]), "p_alive": float(r["p_alive"]),
+                 "reason": churn_reason(7 * (r["T"] - r["recency"]),
+                                        7 * r["recency"] / r["frequency"] if r["frequency"] > 0 else None, r["p_alive"])}
+                for pid, r in s.iterrows()]
+        emit({"model": "bgnbd_p_alive", "customers": rows}, json, lambda d: console.print_json(data=d))
+        return
     rows = sc.df("SELECT person_id, CAST(traits AS VARCHAR) AS traits FROM profiles")
     recs = [orjson.loads(t) if t else {} for t in rows["traits"]]
     df = pd.DataFrame.from_records(recs)
@@ -249,3 +263,38 @@ def next_action(
         recs.append({"person_id": pid, "action": best["action"], "channel": best["channel"], "expected_value": round(ev_best, 2),
                      "p_alive": float(r["p_alive"]), "value": float(r["value"]), "email_consent": email_ok, "reason": why})
     emit({"recommendations": recs, "catalogue": ACTIONS}, json, lambda d: console.print_json(data=d))
+
+
+@predict_app.command("propensity")
+def propensity(
+    days: int = typer.Option(30, "--days", help="Window: will the customer buy in the next N days?"),
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
+    limit: int = typer.Option(50, "--limit", help="Customers listed (most likely first)."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Purchase propensity for the next N days, evaluated on a time split (fit before the last N days, label after).
+
+    Example: wayfare predict propensity --days 30 --json
+    """
+    from sklearn.metrics import roc_auc_score
+
+    sc = scope(workspace)
+    with progress("Scoring propensity"):
+        tx, s, bg, _ = _fit_at(sc, event, None)
+        last = pd.Timestamp(tx["ts"].max()).normalize()
+        cut = last - pd.Timedelta(days=days)
+        s_cut = rfm_summary(tx, cut)
+        bg_cut = BetaGeoFitter().fit(s_cut["frequency"], s_cut["recency"], s_cut["T"])
+    d = tx.assign(day=pd.to_datetime(tx["ts"]).dt.normalize())
+    bought = d[d["day"] > cut].groupby("person_id").size().reindex(s_cut.index).fillna(0).gt(0).to_numpy(int)
+    score = bg_cut.conditional_expected_number_of_purchases_up_to_time(days / 7, s_cut["frequency"], s_cut["recency"], s_cut["T"])
+    ev: dict[str, Any] = {"cutoff": cut.date().isoformat(), "customers": len(s_cut), "positives": int(bought.sum())}
+    if 0 < bought.sum() < len(bought):
+        order = score.argsort()[::-1][: max(1, len(bought) // 10)]
+        ev["auc"] = float(roc_auc_score(bought, score))
+        ev["top_decile_lift"] = float(bought[order].mean() / bought.mean())
+    now = bg.conditional_expected_number_of_purchases_up_to_time(days / 7, s["frequency"], s["recency"], s["T"])
+    s = s.assign(expected_purchases=now).sort_values("expected_purchases", ascending=False).head(limit)
+    rows = [{"person_id": pid, "expected_purchases": float(r["expected_purchases"])} for pid, r in s.iterrows()]
+    emit({"days": days, "evaluation": ev, "customers": rows}, json, lambda d: console.print_json(data=d))
