@@ -59,3 +59,16 @@ def test_parameter_recovery_on_simulated_data():
     assert abs(bg.params_["alpha"] - alpha) / alpha < 0.15
     assert abs(bg.params_["a"] - a) / a < 0.2
     assert abs(bg.params_["b"] - b) / b < 0.25
+
+
+def test_time_split_has_no_leakage():
+    tx = _cdnow_tx()
+    cut = pd.Timestamp("1997-09-30")
+    before = rfm_summary(tx, cut)
+    c1 = tx["person_id"].iloc[0]
+    future = pd.DataFrame({"person_id": [c1, "new"], "ts": [pd.Timestamp("1997-10-01 00:00"), pd.Timestamp("1998-01-01")],
+                           "revenue": [1000.0, 5.0]})
+    after = rfm_summary(pd.concat([tx, future], ignore_index=True), cut)
+    pd.testing.assert_frame_equal(before.sort_index(), after.sort_index())
+    last_day = rfm_summary(tx.assign(ts=tx["ts"].where(tx["person_id"] != c1, pd.Timestamp("1997-09-30 23:59"))), cut)
+    assert last_day.loc[c1, "T"] == 0  # a purchase late on the cutoff day still counts (end of day inclusive)
