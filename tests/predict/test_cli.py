@@ -51,3 +51,12 @@ def test_clv_cli_on_cdnow(tmp_path):
     pr = json.loads(r.stdout.strip().splitlines()[-1])
     assert pr["evaluation"]["cutoff"] == "1998-05-31"
     assert pr["evaluation"]["auc"] > 0.8 and pr["evaluation"]["top_decile_lift"] > 3
+    from wayfare.predict.registry import list_models
+    from wayfare.store import Store
+    st = Store(db)
+    try:
+        ms = list_models(st.scope("default"), "bgnbd+gamma_gamma")
+        assert ms and ms[0]["model_id"] == out["model_id"]
+        assert abs(ms[0]["params"]["r"] - 0.2426) < 1e-3 and str(ms[0]["data_to"]).startswith("1997-09-30")
+    finally:
+        st.close()

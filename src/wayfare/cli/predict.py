@@ -88,6 +88,11 @@ def clv(
         with open(chart, "w") as f:
             f.write(holdout_svg(data["holdout"]["by_frequency"]))
         data["holdout"]["chart"] = chart
+    from ..predict.registry import save_model
+    data["model_id"] = save_model(sc, "bgnbd+gamma_gamma", {**bg.params_, **gg.params_},
+                                  {"log_likelihood": bg.log_likelihood_, **({"holdout": {k: v for k, v in data["holdout"].items()
+                                   if k.startswith("total")}} if holdout_from else {})},
+                                  data_from=pd.Timestamp(tx["ts"].min()).to_pydatetime(), data_to=end.to_pydatetime())
     per = s.reset_index().rename(columns={"index": "person_id"})
     if out:
         per.to_csv(out, index=False)
