@@ -114,7 +114,8 @@ class BetaGeoFitter:
         r, alpha, a, b = self._p()
         x, tx, T = (np.asarray(v, float) for v in (frequency, recency, T))
         hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
-        first = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
+        with np.errstate(divide="ignore", invalid="ignore"):  # a == 1 only on degenerate fits
+            first = (a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
         return first * self.conditional_probability_alive(x, tx, T)
 
     def expected_number_of_purchases_up_to_time(self, t):
