@@ -65,7 +65,15 @@ def evaluate_churn(df: pd.DataFrame, label: str, folds: int = 5, seed: int = 0) 
     calib = [{"bin": f"{b / 10:.1f}-{(b + 1) / 10:.1f}", "n": int((bins == b).sum()),
               "predicted": float(oof[bins == b].mean()), "observed": float(y[bins == b].mean())}
              for b in range(10) if (bins == b).any()]
-    return {"model": "logistic_regression", "folds": folds, "n": int(len(y)), "positives": int(y.sum()),
+    by_segment = {}
+    for c in (c for c in df.columns if c.lower() in protected()):
+        segs = {}
+        for v, idx in df.groupby(df[c].astype(str)).indices.items():
+            if len(idx) >= 30 and 0 < y[idx].sum() < len(idx):
+                segs[v] = {"n": int(len(idx)), "auc": float(roc_auc_score(y[idx], oof[idx])),
+                           "churn_rate": float(y[idx].mean()), "mean_score": float(oof[idx].mean())}
+        by_segment[c] = segs
+    return {"model": "logistic_regression", "by_segment": by_segment, "folds": folds, "n": int(len(y)), "positives": int(y.sum()),
             "auc": float(np.mean(aucs)), "auc_sd": float(np.std(aucs)), "auc_pooled": float(roc_auc_score(y, oof)),
             "top_decile_lift": lift, "calibration": calib, "features": list(X.columns),
             "excluded_protected": sorted(c for c in df.columns if c.lower() in protected())}
