@@ -1,0 +1,37 @@
+"""The voice of the customer: NPS, CSAT and CES with intervals and trends; sentiment (a general model shipped
+with the package, and one trained on the business's own rated reviews); themes with counts and quotes."""
+
+from .linear import NEUTRAL_BAND, LinearTextModel, label_of
+from .scores import ces, csat, nps, trend
+from .sentiment import general_model, list_models, read_table, score_texts, train_sentiment, workspace_model
+from .texts import feedback_frame
+from .themes import TOPICS, themes
+
+__all__ = [
+    "NEUTRAL_BAND",
+    "LinearTextModel",
+    "label_of",
+    "nps",
+    "csat",
+    "ces",
+    "trend",
+    "general_model",
+    "workspace_model",
+    "score_texts",
+    "train_sentiment",
+    "read_table",
+    "list_models",
+    "feedback_frame",
+    "themes",
+    "TOPICS",
+    "voice_summary",
+]
+
+
+def voice_summary(scope, since: str | None = None) -> dict:
+    """NPS, CSAT, CES and sentiment of the workspace's feedback events, in one dictionary."""
+    f = feedback_frame(scope, since)
+    scored = score_texts(f["text"].tolist(), scope)
+    return {"nps": nps(f["nps"]), "csat": csat(f["csat"]), "ces": ces(f["ces"]),
+            "texts": int(f["text"].notna().sum()), "sentiment_model": scored.model,
+            "mean_sentiment": None if f["text"].notna().sum() == 0 else round(float(scored.scores[f["text"].notna().to_numpy()].mean()), 3)}
