@@ -111,9 +111,14 @@ def themes(frame: pd.DataFrame, sentiment: np.ndarray | None = None, *, score_fn
     # unmatched complaints and praise: the most frequent word pairs name new themes
     for polarity, sign in (("complaint", -1), ("praise", 1)):
         idx = [j for j in range(len(sents)) if not matched[j] and sign * sscore[j] >= 0.05]
-        counts = Counter(p for j in idx for p in set(_pairs(sents[j])))
+        counts = Counter(p for j in idx for p in dict.fromkeys(_pairs(sents[j])))
+        first = {}
+        for j in idx:
+            for k, p in enumerate(_pairs(sents[j])):
+                first.setdefault(p, (j, k))
         taken: set[int] = set()
-        for pair, c in counts.most_common(8):
+        # most frequent first; ties go to the pair that came first (deterministic, and it reads as a noun phrase)
+        for pair, c in sorted(counts.items(), key=lambda kv: (-kv[1], first[kv[0]]))[:8]:
             if c < min_count:
                 break
             members = [j for j in idx if j not in taken and pair in _pairs(sents[j])]
