@@ -22,11 +22,11 @@ def _num(keys: tuple[str, ...]) -> str:
     return "coalesce(" + ", ".join(f"TRY_CAST(json_extract_string(properties, '$.{k}') AS DOUBLE)" for k in keys) + ")"
 
 
-def feedback_sql(where: str = "TRUE") -> str:
+def feedback_sql(where: str = "TRUE", extra: str = "") -> str:
     """One row per event that carries feedback: ts, person, event, channel, text, nps, csat, ces, rating."""
     text = "coalesce(" + ", ".join(f"NULLIF(trim(json_extract_string(properties, '$.{k}')), '')" for k in TEXT_KEYS) + ")"
     scores = ", ".join(f"{_num(keys)} AS {name}" for name, keys in SCORE_KEYS.items())
-    return (f"SELECT message_id, ts, person_id, event, channel, {text} AS text, {scores} FROM events "
+    return (f"SELECT message_id, ts, person_id, event, channel, {text} AS text, {scores}{extra} FROM events "
             f"WHERE type = 'track' AND properties IS NOT NULL AND ({where})")
 
 

@@ -1,0 +1,91 @@
+"""Read a journey map from YAML; errors name the line (``journey.yaml:12: stages.2.touchpoints.0.match ...``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import yaml
+
+from ..errors import ValidationError
+from .model import JourneyMap
+
+__all__ = ["load_map_text", "dump_map"]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__lines__"] = {loader.construct_object(k): v.start_mark.line + 1 for k, v in node.value}
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _strip(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _strip(v) for k, v in o.items() if k not in ("__lines__", "__line__")}
+    if isinstance(o, list):
+        return [_strip(v) for v in o]
+    return o
+
+
+def _line_of(doc: Any, loc: tuple) -> int | None:
+    line, cur = None, doc
+    for part in loc:
+        if isinstance(cur, dict):
+            line = cur.get("__lines__", {}).get(part, line)
+            if part not in cur:
+                line = cur.get("__line__", line) if line is None else line
+                break
+            cur = cur.get(part)
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+            if isinstance(cur, dict):
+                line = cur.get("__line__", line)
+        else:
+            break
+    return line
+
+
+def load_map_text(text: str, where: str = "journey.yaml") -> JourneyMap:
+    try:
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ValidationError(f"not valid YAML: {getattr(e, 'problem', e)}",
+                              where=f"{where}:{mark.line + 1}" if mark else where) from None
+    if not isinstance(doc, dict):
+        raise ValidationError("a journey map is a YAML mapping with a list of stages", where=f"{where}:1")
+    try:
+        return JourneyMap.model_validate(_strip(doc))
+    except pydantic.ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str"))))
+        loc = tuple({"in_": "in", "not_": "not"}.get(p, p) if isinstance(p, str) else p for p in loc)
+        line = _line_of(doc, loc)
+        if not loc:  # a rule about the whole map: point at the key it names
+            named = [k for k in doc.get("__lines__", {}) if isinstance(k, str) and k in err["msg"]]
+            line = doc["__lines__"][named[0]] if named else doc.get("__lines__", {}).get("stages", 1)
+        path = ".".join(str(p) for p in loc) or "map"
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ValidationError(f"{path}: {msg}", where=f"{where}:{line}" if line else where) from None
+
+
+def _clean(o: Any) -> Any:
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items() if v not in (None, [], {})}
+    if isinstance(o, list):
+        return [_clean(v) for v in o]
+    return o
+
+
+def dump_map(jm: JourneyMap) -> str:
+    """YAML of a map (no comments; ``init`` adds them)."""
+    return yaml.safe_dump(_clean(jm.model_dump(by_alias=True, exclude_none=True)), sort_keys=False, allow_unicode=True,
+                          width=110)
