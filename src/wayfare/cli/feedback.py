@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from ..errors import ValidationError
-from ..feedback import ces as ces_score
-from ..feedback import csat as csat_score
-from ..feedback import feedback_frame, list_models, read_table, score_texts, themes, train_sentiment, trend
-from ..feedback import nps as nps_score
 from . import app
 from ._common import JsonOpt, WorkspaceOpt, console, emit, progress, scope
 
@@ -24,6 +19,8 @@ SinceOpt = typer.Option(None, "--since", help="Only feedback from this date on (
 
 
 def _since(since: str | None) -> str | None:
+    import pandas as pd
+
     if since is None:
         return None
     try:
@@ -57,6 +54,9 @@ def nps_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = J
 
     Example: wayfare feedback nps --json
     """
+    from ..feedback import feedback_frame, trend
+    from ..feedback import nps as nps_score
+
     f = feedback_frame(scope(workspace), _since(since))
     s = f[f["nps"].notna()]
     data = {"metric": "nps", **nps_score(s["nps"]), "trend": trend(s["ts"], s["nps"], "nps"),
@@ -80,6 +80,9 @@ def csat_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = 
 
     Example: wayfare feedback csat --since 2026-01-01
     """
+    from ..feedback import csat as csat_score
+    from ..feedback import feedback_frame, trend
+
     f = feedback_frame(scope(workspace), _since(since))
     s = f[f["csat"].notna()]
     data = {"metric": "csat", **csat_score(s["csat"]), "trend": trend(s["ts"], s["csat"], "csat")}
@@ -101,6 +104,9 @@ def ces_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = J
 
     Example: wayfare feedback ces --json
     """
+    from ..feedback import ces as ces_score
+    from ..feedback import feedback_frame, trend
+
     f = feedback_frame(scope(workspace), _since(since))
     s = f[f["ces"].notna()]
     data = {"metric": "ces", **ces_score(s["ces"]), "trend": trend(s["ts"], s["ces"], "ces")}
@@ -123,6 +129,8 @@ def themes_cmd(since: str = SinceOpt, limit: int = typer.Option(15, "--limit", h
 
     Example: wayfare feedback themes --limit 10
     """
+    from ..feedback import feedback_frame, themes
+
     sc = scope(workspace)
     with progress("Reading feedback") as update:
         f = feedback_frame(sc, _since(since))
@@ -145,6 +153,8 @@ def themes_cmd(since: str = SinceOpt, limit: int = typer.Option(15, "--limit", h
 
 
 def _scorer(sc):
+    from ..feedback import score_texts
+
     probe = score_texts(["ok"], sc)
 
     def fn(texts: list[str]):
@@ -170,6 +180,8 @@ def train_cmd(
 
     Example: wayfare feedback train-sentiment reviews.csv --text-column "Review Text" --rating-column Rating
     """
+    from ..feedback import read_table, train_sentiment
+
     sc = scope(workspace)
     df = read_table(file)
     with progress("Training on your reviews") as update:
@@ -201,6 +213,10 @@ def score_cmd(
 
     Example: wayfare feedback score-text comments.csv --column comment --json
     """
+    import pandas as pd
+
+    from ..feedback import read_table, score_texts
+
     if model not in ("auto", "general"):
         raise ValidationError("choose auto or general", where=f"--model {model!r}")
     df = read_table(file)
@@ -245,6 +261,8 @@ def models_cmd(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
 
     Example: wayfare feedback models --json
     """
+    from ..feedback import list_models
+
     data = {"models": list_models(scope(workspace))}
 
     def render(d: dict) -> None:

@@ -9,23 +9,6 @@ import typer
 from rich.table import Table
 
 from ..errors import ValidationError
-from ..journey import (
-    DEFAULT_STAGES,
-    FORMATS,
-    accept_persona,
-    current_map,
-    default_map,
-    dump_map,
-    export_map,
-    list_personas,
-    load_map_text,
-    open_view,
-    save_map_yaml,
-    store_suggestions,
-    suggest_personas,
-)
-from ..journey.features import person_features
-from ..journey.personas import add_touchpoints
 from . import app
 from ._common import JsonOpt, WorkspaceOpt, console, emit, progress, scope
 
@@ -110,6 +93,8 @@ def map_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from ..journey import FORMATS, export_map
+
     if export is not None and export.suffix.lower() not in FORMATS:
         raise ValidationError(f"export to {', '.join(FORMATS)}", where=f"--export {export}")
     with progress("Computing the journey map") as update:
@@ -173,6 +158,8 @@ def init_cmd(
 
     Example: wayfare map init --out journey.yaml
     """
+    from ..journey import default_map, dump_map, load_map_text
+
     if out.exists() and not force:
         raise ValidationError("the file exists; add --force to overwrite it", where=str(out))
     jm, unmapped = default_map(scope(workspace))
@@ -195,6 +182,8 @@ def validate_cmd(file: Path = typer.Argument(..., help="The journey YAML."), jso
 
     Example: wayfare map validate journey.yaml
     """
+    from ..journey import load_map_text
+
     text, where = _yaml(file)
     jm = load_map_text(text or "", where)
     data = {"valid": True, "stages": jm.stage_names(), "touchpoints": sum(len(s.touchpoints) for s in jm.stages),
@@ -209,6 +198,8 @@ def save_cmd(file: Path = typer.Argument(..., help="The journey YAML."), workspa
 
     Example: wayfare map save journey.yaml
     """
+    from ..journey import load_map_text, save_map_yaml
+
     text, where = _yaml(file)
     load_map_text(text or "", where)
     jm = save_map_yaml(scope(workspace), text or "")
@@ -222,6 +213,8 @@ def reset_cmd(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
 
     Example: wayfare map reset
     """
+    from ..journey import DEFAULT_STAGES
+
     sc = scope(workspace)
     sc.write("DELETE FROM main.journey_maps WHERE workspace_id = $__ws")
     emit({"reset": True, "stages": list(DEFAULT_STAGES)}, json, lambda d: console.print("Back to the default map."))
@@ -252,6 +245,10 @@ def suggest_cmd(k: int = typer.Option(None, "--k", min=2, max=4, help="How many 
 
     Example: wayfare personas suggest --json
     """
+    from ..journey import open_view, store_suggestions, suggest_personas
+    from ..journey.features import person_features
+    from ..journey.personas import add_touchpoints
+
     sc = scope(workspace)
     with progress("Clustering customers") as update:
         view = open_view(sc)
@@ -272,6 +269,8 @@ def accept_cmd(which: str = typer.Argument(..., help="The suggestion's number (a
 
     Example: wayfare personas accept 2 --name "Weekday lunch crowd"
     """
+    from ..journey import accept_persona
+
     res = accept_persona(scope(workspace), which, name)
     emit(res, json, lambda d: console.print(f"Accepted [bold]{d['name']}[/bold] ({d['size']:,} customers)."))
 
@@ -282,6 +281,8 @@ def list_cmd(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
 
     Example: wayfare personas list --json
     """
+    from ..journey import current_map, list_personas
+
     sc = scope(workspace)
     jm, _ = current_map(sc)
     data = {"rules": [{"name": p.name, "description": p.description} for p in jm.personas],

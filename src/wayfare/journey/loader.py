@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pydantic
@@ -19,7 +20,7 @@ class _LineLoader(yaml.SafeLoader):
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
     mapping = loader.construct_mapping(node, deep=True)
-    mapping["__lines__"] = {loader.construct_object(k): v.start_mark.line + 1 for k, v in node.value}
+    mapping["__lines__"] = {loader.construct_object(k): k.start_mark.line + 1 for k, _ in node.value}
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
 
@@ -53,6 +54,20 @@ def _line_of(doc: Any, loc: tuple) -> int | None:
     return line
 
 
+def _line_of_name(doc: dict, msg: str) -> int:
+    """The line of the second stage/touchpoint/persona with a duplicated name, or of the key the message names."""
+    m = re.search(r"two (stages|touchpoints) are called '(.*)'", msg)
+    if m:
+        items = doc.get("stages") or []
+        if m.group(1) == "touchpoints":
+            items = [t for s in items if isinstance(s, dict) for t in (s.get("touchpoints") or [])]
+        hits = [x.get("__line__") for x in items if isinstance(x, dict) and str(x.get("name", "")).lower() == m.group(2).lower()]
+        if len(hits) > 1:
+            return hits[1]
+    named = [k for k in doc.get("__lines__", {}) if isinstance(k, str) and k in msg]
+    return doc["__lines__"][named[0]] if named else doc.get("__lines__", {}).get("stages", 1)
+
+
 def load_map_text(text: str, where: str = "journey.yaml") -> JourneyMap:
     try:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
@@ -69,9 +84,8 @@ def load_map_text(text: str, where: str = "journey.yaml") -> JourneyMap:
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("function-", "list[", "str"))))
         loc = tuple({"in_": "in", "not_": "not"}.get(p, p) if isinstance(p, str) else p for p in loc)
         line = _line_of(doc, loc)
-        if not loc:  # a rule about the whole map: point at the key it names
-            named = [k for k in doc.get("__lines__", {}) if isinstance(k, str) and k in err["msg"]]
-            line = doc["__lines__"][named[0]] if named else doc.get("__lines__", {}).get("stages", 1)
+        if not loc:  # a rule about the whole map: point at what it names
+            line = _line_of_name(doc, err["msg"])
         path = ".".join(str(p) for p in loc) or "map"
         msg = err["msg"].removeprefix("Value error, ")
         raise ValidationError(f"{path}: {msg}", where=f"{where}:{line}" if line else where) from None

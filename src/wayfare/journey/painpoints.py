@@ -68,9 +68,9 @@ def _stage_template(stage_idx: int, purchase_idx: int, tp_name: str = "") -> tup
 
 def _pp(kind: str, sentence: str, affected: float, value: float, template: str, also: str | None, *,
         stage: str | None = None, touchpoint: str | None = None, evidence: dict | None = None) -> dict[str, Any]:
-    affected = int(round(affected))
+    affected, value = int(round(affected)), round(value, 2)
     return {"kind": kind, "stage": stage, "touchpoint": touchpoint, "sentence": sentence, "people_affected": affected,
-            "value_per_person": round(value, 2), "revenue_at_stake": round(affected * value, 2),
+            "value_per_person": value, "revenue_at_stake": round(affected * value, 2),
             "recommended_template": template, "also": also, "action": f"wayfare flows enable {template}",
             "template_available": template_available(template), "evidence": evidence or {}}
 
