@@ -1,0 +1,124 @@
+"""The journey and voice-of-the-customer HTTP API: the computed map (JSON or the self-contained HTML page),
+pain points, the plan, NPS/CSAT, and sentiment scoring of texts.
+
+Every route needs an admin key (``Authorization: Bearer <key>``) and answers for that key's workspace only;
+work runs in a worker thread on per-call cursors, never on the writer's connection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from ..errors import AuthError, NotFound, ValidationError
+from ..ingest.routes import key_from_request
+from ..store import verify_key
+from .app import AppState
+
+__all__ = ["register"]
+
+
+class ScoreBody(BaseModel):
+    texts: list[str] = Field(min_length=1, max_length=1000)
+    model: str = "auto"
+
+
+def register(app: FastAPI, state: AppState) -> None:
+    def scope_for(request: Request):
+        info = verify_key(state.store, key_from_request(request), need="admin")
+        return state.store.scope(info.workspace_id)
+
+    async def call(request: Request, fn, html: bool = False) -> Any:
+        try:
+            sc = scope_for(request)
+            out = await run_in_threadpool(fn, sc)
+            return HTMLResponse(out, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}) \
+                if html else JSONResponse(_jsonable(out))
+        except AuthError as e:
+            return JSONResponse({"error": str(e)}, status_code=401)
+        except NotFound as e:
+            return JSONResponse({"error": str(e)}, status_code=404)
+        except ValidationError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+
+    @app.get("/v1/journey/map", tags=["journey"])
+    async def journey_map(request: Request, persona: str | None = None, compare: bool = False):
+        def go(sc):
+            from ..journey import open_view
+
+            v = open_view(sc)
+            m = v.map(persona)
+            if compare:
+                m["comparison"] = v.comparison()
+            return m
+        return await call(request, go)
+
+    @app.get("/v1/journey/map.html", tags=["journey"])
+    async def journey_html(request: Request, persona: str | None = None):
+        def go(sc):
+            from ..journey import open_view
+            from ..journey.export import to_html
+
+            v = open_view(sc)
+            m = v.map(persona)
+            return to_html(m, v.pain_points(m, persona), None if persona else v.comparison())
+        return await call(request, go, html=True)
+
+    @app.get("/v1/journey/painpoints", tags=["journey"])
+    async def painpoints(request: Request, persona: str | None = None):
+        def go(sc):
+            from ..journey import open_view
+
+            return {"pain_points": open_view(sc).pain_points(persona=persona)}
+        return await call(request, go)
+
+    @app.get("/v1/journey/plan", tags=["journey"])
+    async def plan(request: Request):
+        def go(sc):
+            from ..journey import open_view
+
+            return open_view(sc).plan()
+        return await call(request, go)
+
+    @app.get("/v1/feedback/summary", tags=["feedback"])
+    async def feedback_summary(request: Request):
+        def go(sc):
+            from ..feedback import voice_summary
+
+            return voice_summary(sc)
+        return await call(request, go)
+
+    @app.post("/v1/feedback/score", tags=["feedback"])
+    async def score(body: ScoreBody, request: Request):
+        if body.model not in ("auto", "general"):
+            return JSONResponse({"error": "model is auto or general"}, status_code=400)
+        if any(len(t) > 20_000 for t in body.texts):
+            return JSONResponse({"error": "each text is at most 20,000 characters"}, status_code=400)
+
+        def go(sc):
+            from ..feedback import score_texts
+
+            s = score_texts(body.texts, sc, body.model)
+            return {"model": s.model, "scores": [{"sentiment": None if x != x else round(float(x), 4), "label": lab}
+                                                 for x, lab in zip(s.scores, s.labels, strict=True)]}
+        return await call(request, go)
+
+
+def _jsonable(o: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(o, dict):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, dt.datetime | dt.date):
+        return o.isoformat()
+    if isinstance(o, float) and o != o:
+        return None
+    if hasattr(o, "item"):
+        return o.item()
+    return o
