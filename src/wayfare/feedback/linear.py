@@ -86,6 +86,10 @@ class LinearTextModel:
         """Log-odds of positive for each text (sentence-averaged when ``by_sentence``)."""
         vec = self._vec_fitted()
         texts = ["" if t is None or t != t else str(t) for t in texts]
+        uniq = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+        if len(uniq) < len(texts):  # feedback repeats itself (ticket subjects, stock phrases): score each once
+            d = self.decision(list(uniq))
+            return d[[uniq[t] for t in texts]]
         if not self.by_sentence:
             d = np.asarray(vec.transform(texts) @ self.coef_ + self.intercept_, float)
             if self.lexicon_scale:

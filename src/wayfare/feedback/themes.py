@@ -89,7 +89,7 @@ def themes(frame: pd.DataFrame, sentiment: np.ndarray | None = None, *, score_fn
     # identical sentences are scored once (feedback repeats itself a lot)
     uniq = {s: k for k, s in enumerate(dict.fromkeys(sents))}
     uscore = np.asarray(score_fn(list(uniq))) if score_fn is not None else np.zeros(len(uniq))
-    sscore = uscore[[uniq[s] for s in sents]]
+    sscore = uscore[np.fromiter((uniq[s] for s in sents), np.int64, len(sents))]
     ts = df["ts"].to_numpy()
     end = end if end is not None else df["ts"].max()
     w = np.timedelta64(window_days, "D")
@@ -99,15 +99,18 @@ def themes(frame: pd.DataFrame, sentiment: np.ndarray | None = None, *, score_fn
     n_last, n_prev = int(in_last.sum()), int(in_prev.sum())
     matched = np.zeros(len(sents), bool)
     found: dict[tuple[str, str], list[int]] = {}
-    for topic in TOPICS:
+    ulist = list(uniq)
+    sidx = np.fromiter((uniq[s] for s in sents), np.int64, len(sents))
+    for topic in TOPICS:  # match each distinct sentence once
         rx = topic.regex
-        for j, s in enumerate(sents):
-            if rx.search(s):
-                matched[j] = True
-                if sscore[j] <= -0.05:
-                    found.setdefault((topic.complaint, "complaint"), []).append(j)
-                elif sscore[j] >= 0.05:
-                    found.setdefault((topic.praise, "praise"), []).append(j)
+        hit = np.fromiter((rx.search(u) is not None for u in ulist), bool, len(ulist))[sidx]
+        matched |= hit
+        neg = np.flatnonzero(hit & (sscore <= -0.05))
+        pos = np.flatnonzero(hit & (sscore >= 0.05))
+        if len(neg):
+            found.setdefault((topic.complaint, "complaint"), []).extend(neg.tolist())
+        if len(pos):
+            found.setdefault((topic.praise, "praise"), []).extend(pos.tolist())
     # unmatched complaints and praise: the most frequent word pairs name new themes
     for polarity, sign in (("complaint", -1), ("praise", 1)):
         idx = [j for j in range(len(sents)) if not matched[j] and sign * sscore[j] >= 0.05]

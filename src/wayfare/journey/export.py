@@ -55,8 +55,8 @@ def _curve_svg(maps: dict[str, Any], width: int, height: int = 150) -> str:
                          f'<text x="{x + 9:.1f}" y="{y + 4:.1f}" font-size="11" fill="{colour}">{v:+.2f}</text>')
     parts.append(f'<text x="6" y="14" font-size="11" fill="#2d6a3e">pleased</text>'
                  f'<text x="6" y="{height - 6}" font-size="11" fill="#9b2c2c">unhappy</text>'
-                 f'<text x="{width - 250}" y="14" font-size="11" fill="#1f6f8b">● feedback at the stage</text>'
-                 f'<text x="{width - 120}" y="14" font-size="11" fill="#7b61a8">● about the stage</text></svg>')
+                 f'<text x="{width - 330}" y="14" font-size="11" fill="#1f6f8b">● feedback at the stage</text>'
+                 f'<text x="{width - 160}" y="14" font-size="11" fill="#7b61a8">● about the stage</text></svg>')
     return "".join(parts)
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..feedback import feedback_frame, score_texts, themes, voice_summary
+from ..feedback import score_texts, themes, voice_summary
 from ..store import Scope
 from .compute import MapData, compute_map, load_map_data
 from .defaults import current_map
@@ -67,8 +68,13 @@ class JourneyView:
         return out
 
     def themes(self) -> tuple[list[dict], int]:
-        if self._themes is None:
-            f = feedback_frame(self.scope)
+        if self._themes is None:  # the feedback already loaded with the map (events on the map)
+            fb = self.data.feedback
+            tp_names = np.asarray(self.data.compiled.tp_names, object)
+            f = pd.DataFrame({"text": fb["text"], "ts": pd.to_datetime(fb["ts"], unit="us"),
+                              "person_id": np.where(fb["person"] >= 0, self.data.people_ids[fb["person"].clip(lower=0)],
+                                                    None),
+                              "event": tp_names[fb["tp"].to_numpy(int)] if len(fb) else []})
             th = themes(f, score_fn=lambda t: score_texts(t, self.scope).scores)
             self._themes = (th, int(f["text"].notna().sum()))
         return self._themes
