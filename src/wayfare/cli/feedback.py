@@ -170,6 +170,7 @@ def train_cmd(
     rating_column: str = typer.Option(..., "--rating-column", help="The column with the star rating (1-5 or 0-10)."),
     positive_min: float = typer.Option(None, "--positive-min", help="Ratings at or above this are positive (default 4 of 5)."),
     negative_max: float = typer.Option(None, "--negative-max", help="Ratings at or below this are negative (default 2 of 5)."),
+    kind: str = typer.Option("tfidf", "--kind", help="tfidf (default) or embedding (needs wayfare[embeddings]; GPU if any)."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -186,7 +187,7 @@ def train_cmd(
     df = read_table(file)
     with progress("Training on your reviews") as update:
         res = train_sentiment(sc, df, text_column, rating_column, source=file.name, positive_min=positive_min,
-                              negative_max=negative_max)
+                              negative_max=negative_max, kind=kind)
         update(1, 1)
 
     def render(d: dict) -> None:

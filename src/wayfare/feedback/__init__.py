@@ -1,6 +1,7 @@
 """The voice of the customer: NPS, CSAT and CES with intervals and trends; sentiment (a general model shipped
 with the package, and one trained on the business's own rated reviews); themes with counts and quotes."""
 
+from .embedding import EmbeddingTextModel
 from .linear import NEUTRAL_BAND, LinearTextModel, label_of
 from .scores import ces, csat, nps, trend
 from .sentiment import general_model, list_models, read_table, score_texts, train_sentiment, workspace_model
@@ -10,6 +11,7 @@ from .themes import TOPICS, themes
 __all__ = [
     "NEUTRAL_BAND",
     "LinearTextModel",
+    "EmbeddingTextModel",
     "label_of",
     "nps",
     "csat",

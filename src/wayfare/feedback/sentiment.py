@@ -24,6 +24,7 @@ from sklearn.model_selection import train_test_split
 
 from ..errors import NotFound, ValidationError
 from ..store import Scope, utcnow
+from .embedding import EmbeddingTextModel
 from .linear import NEUTRAL_BAND, LinearTextModel, label_of
 
 __all__ = ["general_model", "workspace_model", "score_texts", "train_sentiment", "read_table", "rating_labels",
@@ -37,12 +38,19 @@ def general_model() -> LinearTextModel:
     return LinearTextModel.from_dict(json.loads(GENERAL_PATH.read_text()))
 
 
-def workspace_model(scope: Scope) -> tuple[str, LinearTextModel] | None:
+def model_from_dict(d: dict[str, Any], encode: Any = None) -> LinearTextModel | EmbeddingTextModel:
+    """A model read back from JSON, by its kind (never unpickled: only numbers and words)."""
+    if d.get("kind") == "embedding-logreg":
+        return EmbeddingTextModel.from_dict(d, encode)
+    return LinearTextModel.from_dict(d)
+
+
+def workspace_model(scope: Scope, encode: Any = None) -> tuple[str, LinearTextModel | EmbeddingTextModel] | None:
     """The workspace's active trained model, if it has one."""
     row = scope.one("SELECT model_id, model FROM sentiment_models WHERE active ORDER BY trained_at DESC LIMIT 1")
     if not row:
         return None
-    return row[0], LinearTextModel.from_dict(json.loads(row[1]))
+    return row[0], model_from_dict(json.loads(row[1]), encode)
 
 
 @dataclass
@@ -52,11 +60,12 @@ class Scored:
     model: str  # "general" or the workspace model's id
 
 
-def score_texts(texts: list[str | None], scope: Scope | None = None, model: str = "auto") -> Scored:
+def score_texts(texts: list[str | None], scope: Scope | None = None, model: str = "auto", encode: Any = None) -> Scored:
     """Score texts with the workspace's trained model when there is one (``model="auto"``), else the general one."""
-    chosen, name = general_model(), "general"
+    chosen: Any = general_model()
+    name = "general"
     if model != "general" and scope is not None:
-        wm = workspace_model(scope)
+        wm = workspace_model(scope, encode)
         if wm:
             name, chosen = wm
         elif model not in ("auto", "general"):
@@ -112,7 +121,8 @@ def rating_labels(ratings: pd.Series, positive_min: float | None = None,
 
 def train_sentiment(scope: Scope | None, df: pd.DataFrame, text_column: str, rating_column: str, *,
                     source: str = "", positive_min: float | None = None, negative_max: float | None = None,
-                    holdout: float = 0.2, seed: int = 0, save: bool = True) -> dict[str, Any]:
+                    holdout: float = 0.2, seed: int = 0, save: bool = True, kind: str = "tfidf",
+                    encode: Any = None) -> dict[str, Any]:
     """Train TF-IDF + logistic regression on the business's own rated reviews.
 
     A stratified hold-out (``holdout``) measures balanced accuracy on reviews the model has not seen, against
@@ -129,14 +139,25 @@ def train_sentiment(scope: Scope | None, df: pd.DataFrame, text_column: str, rat
         raise ValidationError(f"need at least 20 clearly positive and 20 clearly negative rated reviews with text "
                               f"(found {n_pos} rated >= {pos:g} and {n_neg} rated <= {neg:g})",
                               where=f"{source or 'file'} --rating-column {rating_column}")
-    tr, te, ytr, yte = train_test_split(texts, labels, test_size=holdout, random_state=seed, stratify=labels)
-    probe = LinearTextModel().fit(list(tr), ytr)
-    ba = float(balanced_accuracy_score(yte, probe.score(list(te)) > 0))
-    ba_general = float(balanced_accuracy_score(yte, general_model().score(list(te)) > 0))
-    model = LinearTextModel().fit(list(texts), labels)
+    if kind not in ("tfidf", "embedding"):
+        raise ValidationError("choose tfidf or embedding", where=f"--kind {kind!r}")
+    rows = np.arange(len(texts))
+    tr, te = train_test_split(rows, test_size=holdout, random_state=seed, stratify=labels)
+    ytr, yte = labels[tr], labels[te]
+    model: Any
+    if kind == "tfidf":
+        probe = LinearTextModel().fit(list(texts[tr]), ytr)
+        ba = float(balanced_accuracy_score(yte, probe.score(list(texts[te])) > 0))
+        model = LinearTextModel().fit(list(texts), labels)
+    else:  # encode once, fit the head twice
+        model = EmbeddingTextModel(encode=encode)
+        X = model._encode(list(texts))
+        ba = float(balanced_accuracy_score(yte, model.fit_encoded(X[tr], ytr).decision_encoded(X[te]) > 0))
+        model.fit_encoded(X, labels)
+    ba_general = float(balanced_accuracy_score(yte, general_model().score(list(texts[te])) > 0))
     metrics = {"balanced_accuracy_holdout": round(ba, 4), "general_model_balanced_accuracy_holdout": round(ba_general, 4),
                "holdout_rows": len(te), "train_rows": len(tr), "positive": n_pos, "negative": n_neg,
-               "positive_min": pos, "negative_max": neg, "ignored_middle_or_empty": int((~keep).sum())}
+               "positive_min": pos, "negative_max": neg, "ignored_middle_or_empty": int((~keep).sum()), "kind": kind}
     model_id = "sm_" + uuid.uuid4().hex[:10]
     model.meta = {"name": model_id, "source": source, "metrics": metrics}
     if save and scope is not None:
@@ -148,7 +169,7 @@ def train_sentiment(scope: Scope | None, df: pd.DataFrame, text_column: str, rat
                         {"ws": scope.workspace_id, "id": model_id, "at": now, "src": source, "tc": text_column,
                          "rc": rating_column, "n": len(texts), "m": json.dumps(metrics),
                          "model": json.dumps(model.to_dict(), separators=(",", ":"))})
-    return {"model_id": model_id, "rows_used": len(texts), "terms": len(model.vocabulary_ or {}), **metrics,
+    return {"model_id": model_id, "rows_used": len(texts), "terms": len(getattr(model, "vocabulary_", None) or {}), **metrics,
             "active": bool(save and scope is not None), "neutral_band": NEUTRAL_BAND}
 
 
