@@ -2,6 +2,7 @@
 stake (people affected × value per person), told in a sentence and paired with an automation template.
 
 Rules (each a small function returning pain points):
+* ``biggest_leak``: the stage before purchase that loses the most people (when it loses at least a quarter);
 * ``touchpoint_dropoff``: a touchpoint loses clearly more people than its stage does (two-proportion z-test);
 * ``stage_dropoff_rising``: a stage's drop-off among recent entrants is above its own earlier months;
 * ``emotion_dip``: feedback about a stage is mostly negative;
@@ -91,6 +92,27 @@ def yearly_value(data: MapData, people: np.ndarray | None = None) -> float:
     recent = ev[(ev["ts"] >= ev["ts"].max() - 365 * US_PER_DAY) & (ev["revenue"] > 0)]
     buyers = recent["person"].nunique()
     return float(recent["revenue"].sum() / buyers) if buyers else 0.0
+
+
+def biggest_leak(m: dict, data: MapData) -> list[dict]:
+    pi = data.jm.purchase_index()
+    before = [s for s in m["stages"][:pi] if s["people"] >= MIN_PEOPLE and s["drop_off_pct"] is not None]
+    if not before:
+        return []
+    s = max(before, key=lambda x: x["drop_off_pct"])
+    if s["drop_off_pct"] < 25:
+        return []
+    tps = [t for t in s["touchpoints"] if t["drop_off"]]
+    worst = max(tps, key=lambda t: t["drop_off"], default=None)
+    tpl, also = _stage_template(s["index"], pi, worst["name"] if worst else "")
+    where = f", most of them after “{worst['name']}” ({worst['drop_off']})" if worst else ""
+    return [_pp("biggest_leak",
+                f"{s['drop_off_pct']:.0f}% of the {s['people']} people who reach {s['name']} go no further — the biggest "
+                f"leak before purchase: {s['drop_off']} people{where}, each worth {s['value_per_mover'] or 0:.2f} "
+                "if they moved on like the others.",
+                s["drop_off"], s["value_per_mover"] or 0.0, tpl, also, stage=s["name"],
+                touchpoint=worst["name"] if worst else None,
+                evidence={"drop_off_pct": s["drop_off_pct"], "drop_off": s["drop_off"]})]
 
 
 def touchpoint_dropoff(m: dict, data: MapData) -> list[dict]:
@@ -287,7 +309,7 @@ def detect_pain_points(m: dict, data: MapData, themes: list[dict], people: np.nd
     ev = data.events if people is None else data.events[data.events["person"].isin(people)]
     fb = data.feedback if people is None else data.feedback[data.feedback["person"].isin(people)]
     fb = _about(fb, ev)
-    found = (touchpoint_dropoff(m, data) + stage_dropoff_rising(m, data, people) + emotion_dip(m, data, value, fb)
+    found = (biggest_leak(m, data) + touchpoint_dropoff(m, data) + stage_dropoff_rising(m, data, people) + emotion_dip(m, data, value, fb)
              + long_wait(m, data) + repeat_contacts(data, value, people) + complaint_theme(themes, value, texts)
              + detractors(fb, value) + lapsing(data, people))
     found.sort(key=lambda p: -p["revenue_at_stake"])
