@@ -54,6 +54,8 @@ def test_stage_figures_by_hand(cafe):
     assert aw["people"] == 5 and aw["moved_on"] == 3 and aw["drop_off"] == 2 and aw["drop_off_pct"] == 40.0
     # ann 1 day to booking, bob 4 days, cat 11 hours to her order: median 1 day
     assert aw["median_days_to_move_on"] == 1.0
+    # the very next stage (Decision): ann and bob booked; cat went straight to her order
+    assert aw["to_next_stage"] == 2 and aw["to_next_stage_pct"] == 40.0
     assert aw["channels"] == {"web": 4, "in-store": 1} and aw["online_pct"] == 80.0
     pur = _stage(m, "Purchase")
     assert pur["people"] == 4 and pur["revenue"] == 220.0 and pur["moved_on"] == 2 and pur["moved_on_pct"] == 50.0

@@ -4,8 +4,10 @@ channels, with how much revenue, and how it felt.
 Definitions (so the figures can be recomputed by hand):
 
 * *reached*: people with at least one event at the stage (or touchpoint);
-* *moved on*: of those, people with an event at **any later stage** at or after their first event here; the
-  *drop-off* is the rest; *median days to move on* is from the first event here to that first later event;
+* *moved on*: of those, people with an event at **any later stage** at or after their first event here (a
+  walk-in who books without browsing has moved on); the *drop-off* is the rest; *median days to move on* is from
+  the first event here to that first later event; *to next stage*: those with an event at the very next stage
+  at or after their first event here;
 * *revenue*: the ``revenue`` of the events at the stage (or touchpoint); *value per person*: all revenue of
   the people reached, divided by them;
 * *emotion*: from the feedback events placed at the stage by the map: mean text sentiment in [-1, 1], NPS,
@@ -105,9 +107,11 @@ def _emotion(fb: pd.DataFrame) -> dict[str, Any]:
             "feedback_people": int(fb["person"].nunique())}
 
 
-def _next_later(first: pd.DataFrame, ev: pd.DataFrame, stage: int) -> np.ndarray:
-    """For rows (person, ts) at ``stage``: the time of the person's first event at a later stage at or after ts."""
-    later = ev.loc[ev["stage"] > stage, ["person", "ts"]].rename(columns={"ts": "next_ts"})
+def _next_later(first: pd.DataFrame, ev: pd.DataFrame, stage: int, only_next: bool = False) -> np.ndarray:
+    """For rows (person, ts) at ``stage``: the time of the person's first event at a later stage (or, with
+    ``only_next``, at the next stage) at or after ts; -1 where there is none."""
+    sel = ev["stage"] == stage + 1 if only_next else ev["stage"] > stage
+    later = ev.loc[sel, ["person", "ts"]].rename(columns={"ts": "next_ts"})
     out = np.full(len(first), -1, np.int64)
     if later.empty or first.empty:
         return out
@@ -123,9 +127,11 @@ def _next_later(first: pd.DataFrame, ev: pd.DataFrame, stage: int) -> np.ndarray
     return out
 
 
-def _figures(first: pd.DataFrame, nxt: np.ndarray, evs: pd.DataFrame, value: pd.Series, last: bool) -> dict[str, Any]:
+def _figures(first: pd.DataFrame, nxt: np.ndarray, evs: pd.DataFrame, value: pd.Series, last: bool,
+             nxt1: np.ndarray | None = None) -> dict[str, Any]:
     people = len(first)
     moved = nxt >= 0
+    to_next = int((nxt1 >= 0).sum()) if nxt1 is not None else 0
     days = (nxt[moved] - first["ts"].to_numpy()[moved]) / US_PER_DAY
     ch = evs["channel"].value_counts()
     ch = ch[ch > 0]
@@ -136,6 +142,8 @@ def _figures(first: pd.DataFrame, nxt: np.ndarray, evs: pd.DataFrame, value: pd.
            "moved_on_pct": None if last or not people else round(100 * moved.mean(), 1),
            "drop_off": None if last else int(people - moved.sum()),
            "drop_off_pct": None if last or not people else round(100 * (1 - moved.mean()), 1),
+           "to_next_stage": None if last else to_next,
+           "to_next_stage_pct": None if last or not people else round(100 * to_next / people, 1),
            "median_days_to_move_on": None if last or not moved.any() else round(float(np.median(days)), 2),
            "channels": {str(k): int(v) for k, v in ch.items()},
            "online_pct": None if online is None else round(100 * online, 1),
@@ -161,7 +169,7 @@ def compute_map(data: MapData, people: np.ndarray | None = None, persona: str | 
         sev = ev[ev["stage"] == si]
         first = sev.groupby("person", sort=False)["ts"].min().reset_index()
         nxt = _next_later(first, ev, si)
-        fig = _figures(first, nxt, sev, value, si == last_idx)
+        fig = _figures(first, nxt, sev, value, si == last_idx, _next_later(first, ev, si, only_next=True))
         fig["reach_pct"] = round(100 * fig["people"] / n_people, 1) if n_people else None
         tps = []
         for ti, (name, tps_stage) in enumerate(zip(comp.tp_names, comp.tp_stage, strict=True)):
@@ -170,7 +178,7 @@ def compute_map(data: MapData, people: np.ndarray | None = None, persona: str | 
             tev = sev[sev["tp"] == ti]
             tfirst = tev.groupby("person", sort=False)["ts"].min().reset_index()
             tn = _next_later(tfirst, ev, si)
-            tfig = _figures(tfirst, tn, tev, value, si == last_idx)
+            tfig = _figures(tfirst, tn, tev, value, si == last_idx, _next_later(tfirst, ev, si, only_next=True))
             tfig["reach_pct"] = round(100 * tfig["people"] / n_people, 1) if n_people else None
             tfb = fb[fb["tp"] == ti]
             tps.append({"name": name, **tfig, "emotion": _emotion(tfb) if len(tfb) else None})

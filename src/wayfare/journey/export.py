@@ -86,7 +86,7 @@ table.list{border-collapse:collapse;width:100%;font-size:13px} .list td,.list th
 <tr><th class="row">Customer actions (touchpoints)</th>{% for s in m.stages %}<td>{% for t in s.touchpoints %}<span class="tp"><b>{{ t.name }}</b> <span class="muted">{{ t.people | num }} people</span></span>{% else %}<span class="muted">none</span>{% endfor %}</td>{% endfor %}</tr>
 <tr><th class="row">Channels</th>{% for s in m.stages %}<td>{% for c, n in s.channels.items() %}{% if loop.index <= 5 %}<span class="chip">{{ c }} {{ n | num }}</span>{% endif %}{% endfor %}<div class="muted">{{ s.online_pct | pct }} online</div></td>{% endfor %}</tr>
 <tr><th class="row">People reached</th>{% for s in m.stages %}<td><b>{{ s.people | num }}</b> <span class="muted">{{ s.reach_pct | pct }}</span><div class="bar" style="width:{{ s.reach_pct or 0 }}%"></div></td>{% endfor %}</tr>
-<tr><th class="row">Moving on / drop-off</th>{% for s in m.stages %}<td class="{{ 'pain' if s.name in pain_stages else '' }}">{% if s.moved_on_pct is not none %}<span class="good">{{ s.moved_on_pct | pct }}</span> move on<br><span class="bad">{{ s.drop_off_pct | pct }}</span> drop off ({{ s.drop_off | num }}){% else %}<span class="muted">last stage</span>{% endif %}</td>{% endfor %}</tr>
+<tr><th class="row">Moving on / drop-off</th>{% for s in m.stages %}<td class="{{ 'pain' if s.name in pain_stages else '' }}">{% if s.moved_on_pct is not none %}<span class="good">{{ s.moved_on_pct | pct }}</span> move on<br><span class="bad">{{ s.drop_off_pct | pct }}</span> drop off ({{ s.drop_off | num }})<div class="muted">{{ s.to_next_stage_pct | pct }} to the next stage</div>{% else %}<span class="muted">last stage</span>{% endif %}</td>{% endfor %}</tr>
 <tr><th class="row">Median time before moving on</th>{% for s in m.stages %}<td>{% if s.median_days_to_move_on is not none %}{{ s.median_days_to_move_on | days }}{% else %}–{% endif %}</td>{% endfor %}</tr>
 <tr><th class="row">Revenue</th>{% for s in m.stages %}<td>{{ s.revenue | num }}<div class="muted">value per person {{ s.value_per_person | num }}</div></td>{% endfor %}</tr>
 <tr><th class="row">Emotion</th>{% for s in m.stages %}{% set e = s.emotion or s.emotion_about %}<td>{% if e %}<span class="{{ e.score | mood }}">{{ e.score | signed }}</span>{% if not s.emotion %} <span class="muted">(about)</span>{% endif %}<div class="muted">{% if e.texts %}{{ e.texts | num }} comments, {{ e.negative_pct | pct }} negative{% endif %}{% if e.nps_n %}<br>NPS {{ e.nps | signed }} ({{ e.nps_n | num }}){% endif %}{% if e.csat_n %}<br>CSAT {{ e.csat_pct | pct }}{% endif %}</div>{% else %}<span class="muted">no feedback</span>{% endif %}</td>{% endfor %}</tr>
@@ -125,13 +125,14 @@ def to_html(m: dict, pains: list[dict] | None = None, comparison: list[dict] | N
 
 
 CSV_COLUMNS = ("persona", "stage", "touchpoint", "people", "reach_pct", "events", "moved_on", "moved_on_pct", "drop_off",
-               "drop_off_pct", "median_days_to_move_on", "revenue", "value_per_person", "online_pct", "channels",
+               "drop_off_pct", "median_days_to_move_on", "revenue", "value_per_person", "online_pct", "to_next_stage_pct",
+               "channels",
                "emotion_score", "sentiment", "comments", "nps", "nps_answers", "csat_pct", "csat_answers")
 
 
 def _row(persona: str, stage: str, tp: str, x: dict) -> dict:
     e = x.get("emotion") or {}
-    return {"persona": persona, "stage": stage, "touchpoint": tp, **{k: x.get(k) for k in CSV_COLUMNS[3:14]},
+    return {"persona": persona, "stage": stage, "touchpoint": tp, **{k: x.get(k) for k in CSV_COLUMNS[3:15]},
             "channels": ";".join(f"{k}:{v}" for k, v in x.get("channels", {}).items()),
             "emotion_score": e.get("score"), "sentiment": e.get("sentiment"), "comments": e.get("texts"),
             "nps": e.get("nps"), "nps_answers": e.get("nps_n"), "csat_pct": e.get("csat_pct"),
@@ -178,6 +179,7 @@ def _xlsx(path: Path, maps: dict[str, dict], pains: list[dict], comparison: list
                 ("Channels", lambda s: ", ".join(f"{k} {v}" for k, v in list(s["channels"].items())[:5])),
                 ("People reached", lambda s: s["people"]), ("Reach %", lambda s: s["reach_pct"]),
                 ("Moving on %", lambda s: s["moved_on_pct"]), ("Drop-off %", lambda s: s["drop_off_pct"]),
+                ("To the next stage %", lambda s: s["to_next_stage_pct"]),
                 ("Median days before moving on", lambda s: s["median_days_to_move_on"]),
                 ("Revenue", lambda s: s["revenue"]), ("Online %", lambda s: s["online_pct"]),
                 ("Emotion score", lambda s: (s["emotion"] or {}).get("score")),
@@ -198,7 +200,7 @@ def _xlsx(path: Path, maps: dict[str, dict], pains: list[dict], comparison: list
         ws.column_dimensions["A"].width = 30
         for col in "BCDEFGH":
             ws.column_dimensions[col].width = 24
-        for row in ws.iter_rows(min_row=3, max_row=16):
+        for row in ws.iter_rows(min_row=3, max_row=17):
             for c in row:
                 c.alignment = Alignment(wrap_text=True, vertical="top")
     if comparison:
