@@ -91,15 +91,32 @@ def load_map_text(text: str, where: str = "journey.yaml") -> JourneyMap:
         raise ValidationError(f"{path}: {msg}", where=f"{where}:{line}" if line else where) from None
 
 
-def _clean(o: Any) -> Any:
+class _Flow(dict):
+    """A mapping written on one line: ``{event: [Order Completed], channel: [pos]}``."""
+
+
+class _Dumper(yaml.SafeDumper):
+    def increase_indent(self, flow: bool = False, indentless: bool = False):  # lists indented under their key
+        return super().increase_indent(flow, False)
+
+
+_Dumper.add_representer(_Flow, lambda d, data: d.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True))
+
+
+def _clean(o: Any, key: str = "") -> Any:
     if isinstance(o, dict):
-        return {k: _clean(v) for k, v in o.items() if v not in (None, [], {})}
+        out = {k: _clean(v, k) for k, v in o.items() if v not in (None, [], {})}
+        return _Flow(out) if key in ("match", "rules") else out
     if isinstance(o, list):
-        return [_clean(v) for v in o]
+        return [_clean(v, key) for v in o]
     return o
 
 
 def dump_map(jm: JourneyMap) -> str:
-    """YAML of a map (no comments; ``init`` adds them)."""
-    return yaml.safe_dump(_clean(jm.model_dump(by_alias=True, exclude_none=True)), sort_keys=False, allow_unicode=True,
-                          width=110)
+    """YAML of a map (no comments; ``init`` adds them), one line per match and persona rule."""
+    doc = _clean(jm.model_dump(by_alias=True, exclude_none=True))
+    for s in doc.get("stages", []):
+        for t in s.get("touchpoints", []):
+            if len(t.get("match", [])) == 1:
+                t["match"] = t["match"][0]
+    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=110)

@@ -38,9 +38,9 @@ class JourneyView:
         return self._feat
 
     def persona_codes(self, name: str) -> np.ndarray:
-        rule = any(p.name.lower() == name.lower() for p in self.jm.personas)
-        ids = persona_people(self.scope, self.jm, name, None if rule and all(
-            r.trait for p in self.jm.personas if p.name.lower() == name.lower() for r in p.rules) else self.features())
+        rule = next((p for p in self.jm.personas if p.name.lower() == name.lower()), None)
+        traits_only = rule is not None and all(r.trait for r in rule.rules)  # no behaviour figures needed
+        ids = persona_people(self.scope, self.jm, name, None if traits_only else self.features())
         return self.data.person_codes(ids)
 
     def map(self, persona: str | None = None) -> dict[str, Any]:
