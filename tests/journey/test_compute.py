@@ -117,3 +117,22 @@ def test_workspaces_do_not_see_each_other(store, cafe):
     journeys_for(other, {"zed": [("Order Completed", "2026-02-01 10:00", {"revenue": 5}, "pos")]})
     m = open_view(other).map()
     assert m["people"] == 1 and m["totals"]["revenue"] == 5.0
+
+
+def test_suggested_personas_use_distance_where_known():
+    import numpy as np
+    import pandas as pd
+
+    from wayfare.journey.personas import suggest_personas
+
+    rng = np.random.default_rng(4)
+    n = 300
+    near = np.arange(n) < 150  # same behaviour, two neighbourhoods: only distance tells them apart
+    feat = pd.DataFrame({"person_id": [f"p{i}" for i in range(n)], "traits": "{}", "orders": 3, "revenue": 90.0,
+                         "avg_order": 30.0, "days_since_last": 20, "tenure_days": 100, "online_share": 0.5,
+                         "weekend_share": 0.3, "evening_share": 0.5, "mean_hour": 18.0, "party": 2.0, "tickets": 0,
+                         "nps": np.nan, "rating": np.nan, "channels_used": 2,
+                         "distance_km": np.where(near, rng.uniform(0.2, 1, n), rng.uniform(15, 30, n))})
+    res = suggest_personas(feat, k=2)
+    assert "distance" in res["personas"][0]["definition"]["features"]
+    assert sorted(p["size"] for p in res["personas"]) == [150, 150]

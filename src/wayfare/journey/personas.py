@@ -26,7 +26,14 @@ CLUSTER_FEATURES = ("log_orders", "log_revenue", "log_avg_order", "recency", "on
                     "evening_share", "party", "tickets", "nps")
 
 
-def _matrix(feat: pd.DataFrame, means: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+def _features_for(feat: pd.DataFrame) -> list[str]:
+    """The clustering features; distance joins them where at least half the customers have one."""
+    extra = ["distance"] if "distance_km" in feat and feat["distance_km"].notna().mean() >= 0.5 else []
+    return list(CLUSTER_FEATURES) + extra
+
+
+def _matrix(feat: pd.DataFrame, means: dict[str, float] | None = None,
+            features: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     X = pd.DataFrame({
         "log_orders": np.log1p(feat["orders"].astype(float)),
         "log_revenue": np.log1p(feat["revenue"].astype(float).clip(lower=0)),
@@ -38,7 +45,8 @@ def _matrix(feat: pd.DataFrame, means: dict[str, float] | None = None) -> tuple[
         "party": np.log1p(feat["party"].astype(float)),
         "tickets": np.log1p(feat["tickets"].astype(float)),
         "nps": feat["nps"].astype(float),
-    })
+        "distance": np.log1p(feat["distance_km"].astype(float).clip(lower=0)) if "distance_km" in feat else np.nan,
+    })[features or list(CLUSTER_FEATURES)]
     means = means or {c: (float(X[c].mean()) if X[c].notna().any() else 0.0) for c in X}
     return X.fillna(means), means
 
@@ -133,7 +141,8 @@ def suggest_personas(feat: pd.DataFrame, k: int | None = None, seed: int = 0) ->
     buyers = feat[feat["orders"] > 0].reset_index(drop=True)
     if len(buyers) < 20:
         raise ValidationError(f"too few customers with purchases to suggest personas ({len(buyers)}; need 20)")
-    X, means = _matrix(buyers)
+    features = _features_for(buyers)
+    X, means = _matrix(buyers, features=features)
     km, mu, sd, Z, sil = _fit(X, range(k, k + 1) if k else range(2, 5), seed)
     labels = km.predict(Z)
     overall = {c: float(buyers[c].astype(float).mean()) for c in ("orders", "revenue", "online_share", "weekend_share",
@@ -147,7 +156,7 @@ def suggest_personas(feat: pd.DataFrame, k: int | None = None, seed: int = 0) ->
         cen = {col: float(g[col].astype(float).mean()) for col in overall}
         cen = {k_: (0.0 if v != v else v) for k_, v in cen.items()}
         card = _card(g, buyers, _name(cen, overall, used), total_rev)
-        card["definition"] = {"features": list(CLUSTER_FEATURES), "centre": km.cluster_centers_[c].round(6).tolist(),
+        card["definition"] = {"features": features, "centre": km.cluster_centers_[c].round(6).tolist(),
                               "mu": mu.round(6).tolist(), "sd": sd.round(6).tolist(), "fill": means,
                               "centres": km.cluster_centers_.round(6).tolist(), "index": int(c)}
         out.append(card)
@@ -221,7 +230,7 @@ def persona_people(scope: Scope, jm: JourneyMap, name: str, feat: pd.DataFrame |
     d = json.loads(row[0])
     feat = feat if feat is not None else person_features(scope, jm)
     buyers = feat[feat["orders"] > 0].reset_index(drop=True)
-    X, _ = _matrix(buyers, d["fill"])
+    X, _ = _matrix(buyers, d["fill"], d.get("features"))
     Z = (X.to_numpy() - np.asarray(d["mu"])) / np.asarray(d["sd"])
     centres = np.asarray(d["centres"])
     nearest = ((Z[:, None, :] - centres[None, :, :]) ** 2).sum(-1).argmin(1)
@@ -250,8 +259,8 @@ def add_touchpoints(data: Any, feat: pd.DataFrame, res: dict[str, Any]) -> None:
     buyers = feat[feat["orders"] > 0].reset_index(drop=True)
     if not res["personas"]:
         return
-    X, _ = _matrix(buyers, res["personas"][0]["definition"]["fill"])
     d0 = res["personas"][0]["definition"]
+    X, _ = _matrix(buyers, d0["fill"], d0["features"])
     Z = (X.to_numpy() - np.asarray(d0["mu"])) / np.asarray(d0["sd"])
     nearest = ((Z[:, None, :] - np.asarray(d0["centres"])[None]) ** 2).sum(-1).argmin(1)
     ev = data.events
