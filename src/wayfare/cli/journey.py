@@ -112,7 +112,10 @@ def map_cmd(
             if persona is None and export.suffix.lower() in (".xlsx", ".csv"):
                 for c in comparison or []:
                     maps[c["persona"]] = view.map(c["persona"])
-            export_map(export, maps, pains, comparison)
+            from ..journey import list_personas
+
+            cards = [p["card"] for p in list_personas(view.scope, "accepted")]
+            export_map(export, maps, pains, comparison, cards)
             m["export"] = str(export)
         update(3, 3)
 

@@ -102,6 +102,10 @@ table.list{border-collapse:collapse;width:100%;font-size:13px} .list td,.list th
 <table class="list"><tr><th>persona</th><th>people</th><th>reach purchase</th><th>revenue per person</th><th>emotion</th><th>NPS</th><th>biggest drop-off</th></tr>
 {% for c in comparison %}<tr><td>{{ c.persona }}</td><td>{{ c.people | num }}</td><td>{{ c.buyer_pct | pct }}</td><td>{{ c.revenue_per_person | num }}</td><td>{{ c.emotion | signed }}</td><td>{{ c.nps | signed }}</td><td>{{ c.biggest_drop_off or "–" }}</td></tr>{% endfor %}
 </table>{% endif %}
+{% if cards %}<h2>Persona cards</h2>
+<table class="list"><tr><th>persona</th><th>who</th><th>needs and goals</th><th>pain points</th><th>online behaviour</th><th>touchpoints</th></tr>
+{% for c in cards %}<tr><td><b>{{ c.name }}</b></td><td>{{ c.who }}</td><td>{{ (c.needs_and_goals or []) | join("; ") }}</td><td>{{ (c.pain_points or []) | join("; ") }}</td><td>{{ c.online_behaviour }}</td><td>{{ (c.touchpoints or []) | join(", ") }}</td></tr>{% endfor %}
+</table>{% endif %}
 <p class="muted">Made by wayfare from this business's own events. Opens without a network connection.</p>
 </body></html>"""
 
@@ -116,10 +120,11 @@ def _env() -> Environment:
     return env
 
 
-def to_html(m: dict, pains: list[dict] | None = None, comparison: list[dict] | None = None, title: str = "") -> str:
+def to_html(m: dict, pains: list[dict] | None = None, comparison: list[dict] | None = None, title: str = "",
+            cards: list[dict] | None = None) -> str:
     pains = pains or []
     title = title or "Customer journey map" + (f" — {m['persona']}" if m.get("persona") else "")
-    return _env().from_string(_HTML).render(m=m, pains=pains, comparison=comparison or [], title=title,
+    return _env().from_string(_HTML).render(m=m, pains=pains, comparison=comparison or [], title=title, cards=cards or [],
                                             pain_stages={p["stage"] for p in pains if p.get("stage")},
                                             curve=_curve_svg(m, 180 * max(len(m["stages"]), 1)))
 
@@ -257,7 +262,8 @@ def _png(path: Path, m: dict, pains: list[dict]) -> None:
     plt.close(fig)
 
 
-def export_map(path: str | Path, maps: dict[str, dict], pains: list[dict], comparison: list[dict] | None = None) -> Path:
+def export_map(path: str | Path, maps: dict[str, dict], pains: list[dict], comparison: list[dict] | None = None,
+               cards: list[dict] | None = None) -> Path:
     """Write the map(s) to ``path``; the suffix picks the format. ``maps``: persona name -> computed map, the
     first being everyone (or the persona asked for)."""
     p = Path(path)
@@ -266,7 +272,7 @@ def export_map(path: str | Path, maps: dict[str, dict], pains: list[dict], compa
         raise ValidationError(f"export to {', '.join(FORMATS)}", where=f"--export {path}")
     first = next(iter(maps.values()))
     if suffix == ".html":
-        p.write_text(to_html(first, pains, comparison), encoding="utf-8")
+        p.write_text(to_html(first, pains, comparison, cards=cards), encoding="utf-8")
     elif suffix == ".csv":
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS)

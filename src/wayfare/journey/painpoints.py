@@ -188,7 +188,7 @@ def emotion_dip(m: dict, data: MapData, value: float, fb: pd.DataFrame) -> list[
         tpl, also = ("nps-detractor-followup", "feedback-request") if s["index"] >= pi else _stage_template(s["index"], pi)
         out.append(_pp("emotion_dip",
                        f"Feedback about {s['name']} is mostly unhappy: {e['negative_pct']:.0f}% of {e['texts']} comments "
-                       f"are negative (mean sentiment {e['sentiment']:+.2f}), from {neg_people} people.",
+                       f"are negative (mean sentiment {round(e['sentiment'], 2) + 0.0:+.2f}), from {neg_people} people.",
                        neg_people, value, tpl, also, stage=s["name"],
                        evidence={"negative_pct": e["negative_pct"], "sentiment": e["sentiment"], "texts": e["texts"]}))
     return out
