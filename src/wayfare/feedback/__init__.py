@@ -5,6 +5,7 @@ from .embedding import EmbeddingTextModel
 from .linear import NEUTRAL_BAND, LinearTextModel, label_of
 from .scores import ces, csat, nps, trend
 from .sentiment import general_model, list_models, read_table, score_texts, train_sentiment, workspace_model
+from .summary import voice_summary
 from .texts import feedback_frame
 from .themes import TOPICS, themes
 
@@ -29,11 +30,3 @@ __all__ = [
     "voice_summary",
 ]
 
-
-def voice_summary(scope, since: str | None = None) -> dict:
-    """NPS, CSAT, CES and sentiment of the workspace's feedback events, in one dictionary."""
-    f = feedback_frame(scope, since)
-    scored = score_texts(f["text"].tolist(), scope)
-    return {"nps": nps(f["nps"]), "csat": csat(f["csat"]), "ces": ces(f["ces"]),
-            "texts": int(f["text"].notna().sum()), "sentiment_model": scored.model,
-            "mean_sentiment": None if f["text"].notna().sum() == 0 else round(float(scored.scores[f["text"].notna().to_numpy()].mean()), 3)}
