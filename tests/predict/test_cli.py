@@ -29,6 +29,14 @@ def test_clv_cli_on_cdnow(tmp_path):
     assert out["customers"] == 2357
     svg = (tmp_path / "h.svg").read_text()
     assert svg.startswith("<svg") and svg.count("<rect") >= 16
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "clv", "--model", "pareto-nbd", "--calibration-end", "1997-09-30",
+                                 "--limit", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    pn = json.loads(r.stdout.strip().splitlines()[-1])
+    assert abs(pn["pareto_nbd"]["s"] - 0.6061) < 0.006 and pn["model"] == "pareto-nbd" and "bgnbd" not in pn
+    assert pn["top_customers"][0]["clv"] > 0
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "clv", "--model", "nope", "--json"])
+    assert r.exit_code != 0 and "--model" in r.output
     r = CliRunner().invoke(app, [f"--db={db}", "predict", "backtest", "--cutoff", "1997-09-30", "--json"])
     assert r.exit_code == 0, r.output
     bt = json.loads(r.stdout.strip().splitlines()[-1])

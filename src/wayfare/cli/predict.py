@@ -39,22 +39,30 @@ def clv(
     out: str = typer.Option(None, "--out", help="Write per-customer results to this CSV file."),
     chart: str = typer.Option("clv_holdout.svg", "--chart", help="Where --holdout-from writes its SVG chart."),
     limit: int = typer.Option(20, "--limit", help="Customers shown (highest CLV first)."),
+    model: str = typer.Option("bg-nbd", "--model", help="Purchase model: bg-nbd (default) or pareto-nbd."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
-    """Fit BG/NBD and Gamma-Gamma on purchases (same-day purchases count as one, weeks) and score customers.
+    """Fit BG/NBD (or Pareto/NBD with --model pareto-nbd) and Gamma-Gamma on purchases (same-day purchases count as one, weeks) and score customers.
 
     Example: wayfare predict clv --calibration-end 1997-09-30 --json
+    Example: wayfare predict clv --model pareto-nbd --calibration-end 1997-09-30 --json
     """
+    if model not in ("bg-nbd", "pareto-nbd"):
+        raise ValidationError(f"unknown model {model!r}; use bg-nbd or pareto-nbd", where="--model")
     sc = scope(workspace)
-    with progress("Fitting BG/NBD and Gamma-Gamma") as update:
+    with progress(f"Fitting {model} and Gamma-Gamma") as update:
         tx = sc.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
                    "WHERE event = $e AND person_id IS NOT NULL", {"e": event})
         if tx.empty:
             raise ValidationError(f"no {event!r} events to fit on", where="--event")
         end = _date(calibration_end, "--calibration-end") or pd.Timestamp(tx["ts"].max()).normalize()
         s = rfm_summary(tx, end)
-        bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+        if model == "pareto-nbd":
+            from ..predict.pareto import ParetoNBDFitter
+            bg = ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
+        else:
+            bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
         gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
         update(1, 1)
     s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
@@ -65,7 +73,7 @@ def clv(
     s = s.sort_values("clv", ascending=False)
     data: dict[str, Any] = {
         "calibration_end": end.date().isoformat(), "time_unit": "weeks", "customers": len(s),
-        "bgnbd": {**bg.params_, "log_likelihood": bg.log_likelihood_},
+        "model": model, model.replace("-", "_").replace("bg_nbd", "bgnbd"): {**bg.params_, "log_likelihood": bg.log_likelihood_},
         "gamma_gamma": {**gg.params_, "customers": int((s["frequency"] > 0).sum())},
         "horizon_days": horizon, "discount_rate": discount,
     }
@@ -89,7 +97,7 @@ def clv(
             f.write(holdout_svg(data["holdout"]["by_frequency"]))
         data["holdout"]["chart"] = chart
     from ..predict.registry import save_model
-    data["model_id"] = save_model(sc, "bgnbd+gamma_gamma", {**bg.params_, **gg.params_},
+    data["model_id"] = save_model(sc, "bgnbd+gamma_gamma" if model == "bg-nbd" else "pareto_nbd+gamma_gamma", {**bg.params_, **gg.params_},
                                   {"log_likelihood": bg.log_likelihood_, **({"holdout": {k: v for k, v in data["holdout"].items()
                                    if k.startswith("total")}} if holdout_from else {})},
                                   data_from=pd.Timestamp(tx["ts"].min()).to_pydatetime(), data_to=end.to_pydatetime())
@@ -101,7 +109,11 @@ def clv(
         data["top_customers"] = orjson.loads(per.head(limit).to_json(orient="records"))
 
     def render(d: dict) -> None:
-        console.print(f"BG/NBD  r={d['bgnbd']['r']:.4f} alpha={d['bgnbd']['alpha']:.4f} a={d['bgnbd']['a']:.4f} b={d['bgnbd']['b']:.4f}")
+        if "bgnbd" in d:
+            console.print(f"BG/NBD  r={d['bgnbd']['r']:.4f} alpha={d['bgnbd']['alpha']:.4f} a={d['bgnbd']['a']:.4f} b={d['bgnbd']['b']:.4f}")
+        else:
+            pn = d["pareto_nbd"]
+            console.print(f"Pareto/NBD  r={pn['r']:.4f} alpha={pn['alpha']:.4f} s={pn['s']:.4f} beta={pn['beta']:.4f}")
         console.print(f"Gamma-Gamma  p={d['gamma_gamma']['p']:.4f} q={d['gamma_gamma']['q']:.4f} gamma={d['gamma_gamma']['gamma']:.4f}")
         if "holdout" in d:
             tb = Table(title="Holdout: repeat purchases per customer by calibration frequency")
