@@ -54,13 +54,9 @@ def nps_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = J
 
     Example: wayfare feedback nps --json
     """
-    from ..feedback import feedback_frame, trend
-    from ..feedback import nps as nps_score
+    from ..feedback import metric_report
 
-    f = feedback_frame(scope(workspace), _since(since))
-    s = f[f["nps"].notna()]
-    data = {"metric": "nps", **nps_score(s["nps"]), "trend": trend(s["ts"], s["nps"], "nps"),
-            "by_event": {str(k): nps_score(g["nps"])["nps"] for k, g in s.groupby("event")}}
+    data = metric_report(scope(workspace), "nps", _since(since))
 
     def render(d: dict) -> None:
         if not d["n"]:
@@ -80,12 +76,9 @@ def csat_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = 
 
     Example: wayfare feedback csat --since 2026-01-01
     """
-    from ..feedback import csat as csat_score
-    from ..feedback import feedback_frame, trend
+    from ..feedback import metric_report
 
-    f = feedback_frame(scope(workspace), _since(since))
-    s = f[f["csat"].notna()]
-    data = {"metric": "csat", **csat_score(s["csat"]), "trend": trend(s["ts"], s["csat"], "csat")}
+    data = metric_report(scope(workspace), "csat", _since(since))
 
     def render(d: dict) -> None:
         if not d["n"]:
@@ -104,12 +97,9 @@ def ces_cmd(since: str = SinceOpt, workspace: str = WorkspaceOpt, json: bool = J
 
     Example: wayfare feedback ces --json
     """
-    from ..feedback import ces as ces_score
-    from ..feedback import feedback_frame, trend
+    from ..feedback import metric_report
 
-    f = feedback_frame(scope(workspace), _since(since))
-    s = f[f["ces"].notna()]
-    data = {"metric": "ces", **ces_score(s["ces"]), "trend": trend(s["ts"], s["ces"], "ces")}
+    data = metric_report(scope(workspace), "ces", _since(since))
 
     def render(d: dict) -> None:
         if not d["n"]:

@@ -5,7 +5,7 @@ from .embedding import EmbeddingTextModel
 from .linear import NEUTRAL_BAND, LinearTextModel, label_of
 from .scores import ces, csat, nps, trend
 from .sentiment import general_model, list_models, read_table, score_texts, train_sentiment, workspace_model
-from .summary import voice_summary
+from .summary import metric_report, voice_summary
 from .texts import feedback_frame
 from .themes import TOPICS, themes
 
@@ -28,5 +28,6 @@ __all__ = [
     "themes",
     "TOPICS",
     "voice_summary",
+    "metric_report",
 ]
 
