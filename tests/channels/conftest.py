@@ -85,3 +85,51 @@ def mailbox():
     box.url = f"smtp://127.0.0.1:{port}"
     yield box
     c.stop()
+
+
+class LiveApp:
+    """``create_app(store)`` served by a real uvicorn on 127.0.0.1 in a thread."""
+
+    def __init__(self, store):
+        import uvicorn
+
+        from wayfare.web import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveApp:
+        import time
+
+        self.thread.start()
+        t0 = time.time()
+        while not self.server.started:
+            assert time.time() - t0 < 30, "the app did not start"
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def add_person(scope, user_id: str, **traits) -> str:
+    """Identify one person (real ingest pipeline); returns the person id."""
+    import datetime as dt
+
+    from wayfare.ingest import to_row, write_rows
+
+    write_rows(scope, [to_row({"type": "identify", "userId": user_id, "traits": traits, "messageId": f"id-{user_id}"},
+                              dt.datetime.now(dt.UTC).replace(tzinfo=None), "test")])
+    return scope.one("SELECT person_id FROM identities WHERE kind = 'user_id' AND value = $v", {"v": user_id})[0]
+
+
+def events_of(scope, person_id: str, event: str) -> list[dict]:
+    import orjson
+
+    rows = scope.rows("SELECT properties FROM events WHERE person_id = $p AND event = $e ORDER BY seq",
+                      {"p": person_id, "e": event})
+    return [orjson.loads(r[0]) if r[0] else {} for r in rows]

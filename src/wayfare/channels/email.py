@@ -1,6 +1,12 @@
 """Email over SMTP: settings from ``WAYFARE_SMTP_URL``, sandboxed Jinja2 rendering, and a delivery that
 lets the caller commit "the terminator is about to go on the wire" before the final ``.``.
 
+Templates render in :class:`jinja2.sandbox.ImmutableSandboxedEnvironment` (HTML parts autoescaped): names
+starting with ``_`` (``''.__class__.__mro__`` and kin) are not reachable, mutating methods and unsafe
+calls are refused, and such a refusal or a syntax error comes back as a ``ValidationError`` naming the
+template part and line. ``WAYFARE_SMTP_CA_FILE`` names a CA bundle for a server whose certificate a
+private CA signed (TLS is always verified).
+
 The ambiguous window of SMTP (the server has accepted but we have not recorded it) starts when the
 final ``CRLF.CRLF`` is sent and ends when the caller records the 250. Everything before the terminator
 is safe to repeat: a server discards a message whose DATA never ended.
@@ -18,11 +24,12 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from urllib.parse import unquote, urlsplit
 
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from ..errors import ValidationError
 
-__all__ = ["SmtpSettings", "smtp_settings", "render", "build_message", "deliver", "SmtpClient"]
+__all__ = ["SmtpSettings", "smtp_settings", "render", "build_message", "deliver", "SmtpClient", "preview"]
 
 _env = ImmutableSandboxedEnvironment(autoescape=False)
 _html_env = ImmutableSandboxedEnvironment(autoescape=True)
@@ -36,6 +43,13 @@ class SmtpSettings:
     user: str | None = None
     password: str | None = None
     sender: str = "wayfare@localhost"
+    ca_file: str | None = None
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SmtpSettings({self.host!r}, {self.port}, {self.mode!r}, user={self.user!r}, sender={self.sender!r})"
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 def smtp_settings(url: str | None = None, sender: str | None = None) -> SmtpSettings | None:
@@ -51,11 +65,33 @@ def smtp_settings(url: str | None = None, sender: str | None = None) -> SmtpSett
     port = u.port or {"plain": 25, "tls": 465, "starttls": 587}[modes[u.scheme]]
     return SmtpSettings(u.hostname, port, modes[u.scheme], unquote(u.username) if u.username else None,
                         unquote(u.password) if u.password else None,
-                        sender or os.environ.get("WAYFARE_MAIL_FROM") or "wayfare@localhost")
+                        sender or os.environ.get("WAYFARE_MAIL_FROM") or "wayfare@localhost",
+                        os.environ.get("WAYFARE_SMTP_CA_FILE") or None)
 
 
-def render(template: str, context: dict, html: bool = False) -> str:
-    return (_html_env if html else _env).from_string(template).render(**context)
+def render(template: str, context: dict, html: bool = False, where: str = "template") -> str:
+    """Render ``template`` in the sandbox; bad templates raise ``ValidationError`` at ``where``:line."""
+    try:
+        return (_html_env if html else _env).from_string(template).render(**context)
+    except TemplateSyntaxError as e:
+        raise ValidationError(f"template syntax: {e.message}", where=f"{where}:{e.lineno}") from None
+    except SecurityError as e:
+        raise ValidationError(f"refused by the template sandbox: {e}", where=where) from None
+    except TemplateError as e:
+        raise ValidationError(f"template error: {e}", where=where) from None
+
+
+def preview(subject: str, text: str, html: str | None, context: dict, *, settings: SmtpSettings | None = None,
+            to: str | None = None, unsubscribe_url: str | None = None) -> dict:
+    """What one person would receive: rendered subject, text and HTML parts and the headers."""
+    settings = settings or SmtpSettings("localhost", 25)
+    to = to or str((context.get("person") or {}).get("email") or "recipient@example.org")
+    s, t = render(subject, context, where="subject"), render(text, context, where="text")
+    h = render(html, context, html=True, where="html") if html else None
+    msg = build_message(settings, to, s, t, h, "<preview@wayfare>", unsubscribe_url)
+    return {"subject": str(msg["Subject"]), "text": t, "html": h,
+            "headers": {k: str(v) for k, v in msg.items() if k not in ("Content-Type", "MIME-Version",
+                                                                       "Content-Transfer-Encoding")}}
 
 
 def build_message(settings: SmtpSettings, to: str, subject: str, text: str, html: str | None, message_id: str,
@@ -81,12 +117,12 @@ class SmtpClient:
         self.settings = settings
         if settings.mode == "tls":
             self.smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout,
-                                                       context=ssl.create_default_context())
+                                                       context=settings.tls_context())
         else:
             self.smtp = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
             if settings.mode == "starttls":
                 self.smtp.ehlo()
-                self.smtp.starttls(context=ssl.create_default_context())
+                self.smtp.starttls(context=settings.tls_context())
                 self.smtp.ehlo()
         if settings.user:
             self.smtp.login(settings.user, settings.password or "")

@@ -27,7 +27,7 @@ CREATE TABLE channel_events (
 
 CREATE TABLE optins (
     workspace_id VARCHAR NOT NULL,
-    optin_id     VARCHAR NOT NULL,   -- random; the confirm link carries an HMAC of it
+    optin_id     VARCHAR NOT NULL,   -- random, the confirm link carries an HMAC of it
     person_id    VARCHAR NOT NULL,
     channel      VARCHAR NOT NULL,
     purpose      VARCHAR NOT NULL,
