@@ -7,7 +7,6 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from wayfare.automate import EntryState, advance, enable_flow, load_flow, load_text, reconcile, run_due, scan_triggers
-from wayfare.automate.model import Wait
 from wayfare.channels import smtp_settings
 from wayfare.errors import ValidationError
 from wayfare.ingest import to_row, write_rows
@@ -74,8 +73,9 @@ def test_intent_is_resent_but_final_is_reconciled_not_resent(tmp_path, smtp):
     ws = sc.workspace_id
     now = dt.datetime(2026, 1, 1)
     for i, status in ((0, "intent"), (1, "final")):
-        st.con.execute("INSERT INTO main.sends VALUES (?, 'order-confirmation', ?, (SELECT person_id FROM flow_entries "
-                       "WHERE entry_id = ?), 0, 'email', NULL, 'm', ?, NULL, ?, ?)",
+        st.con.execute("INSERT INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, address, "
+                       "message_id, status, detail, created_at, updated_at) VALUES (?, 'order-confirmation', ?, "
+                       "(SELECT person_id FROM flow_entries WHERE entry_id = ?), 0, 'email', NULL, 'm', ?, NULL, ?, ?)",
                        [ws, f"order-confirmation:o-{i}", f"order-confirmation:o-{i}", status, now, now])
     assert reconcile(sc) == 1
     run_due(sc, settings=settings)
@@ -85,9 +85,10 @@ def test_intent_is_resent_but_final_is_reconciled_not_resent(tmp_path, smtp):
 
 def test_wait_step_sleeps_then_moves_on():
     t = dt.datetime(2026, 1, 1)
-    s = advance(EntryState(0), Wait(type="wait", duration="2d"), t)
+    flow = load_text("name: w\ntrigger: {event: A}\nsteps:\n  - {type: wait, duration: 2d}\n  - {type: exit}\n")
+    s = advance(flow, EntryState(0), t)
     assert s.next == 0 and s.wake_at == t + dt.timedelta(days=2)
-    assert advance(EntryState(0, s.wake_at), Wait(type="wait", duration="2d"), s.wake_at).next == 1
+    assert advance(flow, EntryState(0, s.wake_at), s.wake_at).next == 1
 
 
 def test_yaml_error_names_the_line():

@@ -9,9 +9,9 @@ import pydantic
 import yaml
 
 from ..errors import NotFound, ValidationError
-from .model import Flow
+from .model import NODE_TYPES, Flow
 
-__all__ = ["load_flow", "load_text", "template_names", "TEMPLATES"]
+__all__ = ["load_flow", "load_text", "template_names", "templates", "TEMPLATES"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -69,8 +69,7 @@ def load_text(text: str, where: str = "<flow>") -> Flow:
         return Flow.model_validate(_strip(doc))
     except pydantic.ValidationError as e:
         err = e.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("wait", "email", "sms", "webhook",
-                                                                                 "task", "exit")))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in NODE_TYPES))
         line = _line_of(doc, loc)
         path = ".".join(str(p) for p in err["loc"])
         raise ValidationError(f"{path}: {err['msg']}", where=f"{where}:{line}" if line else where) from None
@@ -89,3 +88,20 @@ def load_flow(name_or_file: str) -> Flow:
     if t.is_file():
         return load_text(t.read_text(encoding="utf-8"), where=f"template {name_or_file}")
     raise NotFound(f"no flow template or file {name_or_file!r}; templates: {', '.join(template_names())}")
+
+
+def templates() -> list[dict]:
+    """The library: name, description, purpose, trigger and step types of every template."""
+    out = []
+    for name in template_names():
+        f = load_flow(name)
+        t = f.trigger
+        when = {"event": f"when {t.event} happens" + (" (first time)" if t.first_time else ""),
+                "segment": f"when someone {'enters' if t.change == 'enter' else 'leaves'} the segment {t.segment}",
+                "date_trait": f"on {t.date_trait} {'' if t.offset in ('0d', '0h') else '(' + t.offset + ') '}at {t.at}",
+                "score": f"when {t.score} goes {'above ' + str(t.above) if t.above is not None else 'below ' + str(t.below)}",
+                "schedule": f"{t.schedule} at {t.at}"}[t.kind]
+        out.append({"id": name, "name": name.replace("-", " ").capitalize(), "description": f.description,
+                    "purpose": f.purpose, "when": when, "steps": [s.type for s in f.steps],
+                    "goal": f.goal.event if f.goal else None})
+    return out

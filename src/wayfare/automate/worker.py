@@ -1,12 +1,14 @@
-"""The durable worker: triggers by a cursor over ``events.seq``, entries advanced by :func:`advance`, and
-every send recorded as an intent before it goes out and as a result right after.
+"""The durable worker: due entries advanced by :func:`advance`, actions performed through one send path
+that applies the policies, and every send recorded as an intent before it goes out and as a result after.
 
 Exactly-once policy for email: the send log row (idempotency key flow, entry, person, step) moves
 ``intent`` → ``final`` (committed just before the SMTP terminator goes on the wire) → ``sent`` (committed
 right after the 250). On restart an ``intent`` row is sent again (the server never saw the end of the
 DATA, so it discarded the message), while a ``final`` row without a result may have been delivered: it
 is reconciled as ``uncertain`` and **not** resent (at-most-once inside that window of one round trip plus
-one commit; the Message-ID is deterministic, so a mailbox would also fold a copy).
+one commit; the Message-ID is deterministic, so a mailbox would also fold a copy). SMS and webhooks
+carry the same key as the provider's idempotency key, so an ``intent`` retried after a crash is folded
+by the provider. The entry's move to its next step commits in the same transaction as the send result.
 """
 
 from __future__ import annotations
@@ -15,126 +17,107 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
+import smtplib
 import threading
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ..channels.email import SmtpClient, SmtpSettings, build_message, render, smtp_settings
-from ..privacy import is_suppressed
+from ..privacy import consent_status, is_suppressed
 from ..store import Scope, Store, utcnow
-from .engine import EntryState, advance
-from .model import Email, Flow, Task
+from .engine import EntryState, Facts, advance
+from .journal import record, tx
+from .model import Email, Feedback, Flow, Sms, Task, Update, Webhook, match_props, parse_duration
+from .policy import Decision, Policy, decide, get_policy
+from .registry import stored_flows
 
-__all__ = ["enable_flow", "disable_flow", "list_flows", "scan_triggers", "run_due", "reconcile", "Scheduler",
-           "flow_stats"]
+__all__ = ["run_due", "reconcile", "Scheduler", "facts_for", "render_message"]
 log = logging.getLogger("wayfare.automate")
-
-
-@contextlib.contextmanager
-def _tx(store: Store) -> Iterator[Any]:
-    with store.write_lock:
-        con = store.cursor()
-        con.execute("BEGIN")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        else:
-            con.execute("COMMIT")
-
-
-def enable_flow(scope: Scope, flow: Flow, enabled: bool = True) -> dict:
-    """Store the flow and turn it on; its trigger starts from events arriving after now."""
-    now = utcnow()
-    with _tx(scope.store) as con:
-        top = con.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?",
-                          [scope.workspace_id]).fetchone()[0]
-        con.execute("INSERT OR REPLACE INTO main.flows VALUES (?, ?, ?, ?, ?)",
-                    [scope.workspace_id, flow.name, flow.model_dump_json(), enabled, now])
-        con.execute("INSERT OR IGNORE INTO main.flow_cursors VALUES (?, ?, ?)", [scope.workspace_id, flow.name, top])
-    return {"flow": flow.name, "enabled": enabled, "from_seq": top}
-
-
-def disable_flow(scope: Scope, name: str) -> dict:
-    scope.write("UPDATE main.flows SET enabled = false, updated_at = $t WHERE workspace_id = $__ws AND name = $n",
-                {"n": name, "t": utcnow()}, con=scope.store.cursor())
-    return {"flow": name, "enabled": False}
-
-
-def list_flows(scope: Scope, only_enabled: bool = False) -> list[tuple[Flow, bool]]:
-    rows = scope.execute("SELECT definition, enabled FROM flows ORDER BY name", con=scope.store.cursor()).fetchall()
-    return [(Flow.model_validate_json(d), bool(e)) for d, e in rows if e or not only_enabled]
-
-
-def scan_triggers(scope: Scope, limit: int = 10000) -> int:
-    """Turn new events (past each flow's cursor) into flow entries; cursor and entries commit together."""
-    n = 0
-    ws = scope.workspace_id
-    for flow, _ in list_flows(scope, only_enabled=True):
-        with _tx(scope.store) as con:
-            row = con.execute("SELECT last_seq FROM flow_cursors WHERE workspace_id = ? AND flow = ?",
-                              [ws, flow.name]).fetchone()
-            last = row[0] if row else 0
-            top = con.execute("SELECT max(seq) FROM (SELECT seq FROM events WHERE workspace_id = ? AND seq > ? "
-                              "ORDER BY seq LIMIT ?)", [ws, last, limit]).fetchone()[0]
-            if top is None:
-                continue
-            now = utcnow()
-            once = flow.trigger.reentry == "once"
-            cur = con.execute(
-                "INSERT OR IGNORE INTO main.flow_entries "
-                "SELECT workspace_id, CASE WHEN ? THEN ? || ':' || person_id ELSE ? || ':' || message_id END, ?, "
-                "person_id, message_id, 0, 'active', NULL, ?, ? FROM (SELECT * FROM events WHERE workspace_id = ? "
-                "AND seq > ? AND seq <= ? AND event = ? AND person_id IS NOT NULL "
-                "QUALIFY row_number() OVER (PARTITION BY CASE WHEN ? THEN person_id ELSE message_id END "
-                "ORDER BY seq) = 1)",
-                [once, flow.name, flow.name, flow.name, now, now, ws, last, top, flow.trigger.event, once])
-            n += cur.fetchone()[0] if cur.description else 0
-            con.execute("INSERT OR REPLACE INTO main.flow_cursors VALUES (?, ?, ?)", [ws, flow.name, top])
-    return n
 
 
 def reconcile(scope: Scope) -> int:
     """After a crash: sends whose terminator may have reached the server become ``uncertain`` (not resent)."""
-    with _tx(scope.store) as con:
+    with tx(scope.store) as con:
         n = con.execute("UPDATE main.sends SET status = 'uncertain', updated_at = ? WHERE workspace_id = ? "
                         "AND status = 'final'", [utcnow(), scope.workspace_id]).fetchone()[0]
     return int(n)
 
 
-def _context(scope: Scope, person_id: str, trigger_msg: str | None) -> dict:
+def site_url() -> str:
+    return os.environ.get("WAYFARE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")  # for survey links only
+
+
+def facts_for(scope: Scope, person_id: str, trigger_msg: str | None, entered_at: dt.datetime | None,
+              policy: Policy) -> Facts:
     con = scope.store.cursor()
-    row = con.execute("SELECT traits FROM profiles WHERE workspace_id = ? AND person_id = ?",
-                      [scope.workspace_id, person_id]).fetchone()
+    ws = scope.workspace_id
+    row = con.execute("SELECT CAST(traits AS VARCHAR) FROM profiles WHERE workspace_id = ? AND person_id = ?",
+                      [ws, person_id]).fetchone()
     person = orjson.loads(row[0]) if row and row[0] else {}
+    person["person_id"] = person_id
     event: dict = {}
     if trigger_msg:
-        er = con.execute("SELECT properties, revenue FROM events WHERE workspace_id = ? AND message_id = ?",
-                         [scope.workspace_id, trigger_msg]).fetchone()
+        er = con.execute("SELECT CAST(properties AS VARCHAR), revenue, event FROM events WHERE workspace_id = ? "
+                         "AND message_id = ?", [ws, trigger_msg]).fetchone()
         if er:
             event = orjson.loads(er[0]) if er[0] else {}
             if er[1] is not None:
                 event.setdefault("revenue", er[1])
-    person["person_id"] = person_id
-    return {"person": person, "event": event}
+            event.setdefault("name", er[2])
+
+    def happened(name: str, where: dict, since: dt.datetime, until: dt.datetime) -> bool:
+        rows = con.execute("SELECT CAST(properties AS VARCHAR), revenue FROM events WHERE workspace_id = ? AND "
+                           "person_id = ? AND event = ? AND ts >= ? AND ts <= ? LIMIT 500",
+                           [ws, person_id, name, since, until]).fetchall()
+        for props, rev in rows:
+            p = orjson.loads(props) if props else {}
+            if rev is not None:
+                p.setdefault("revenue", rev)
+            if not where or match_props(p, where):
+                return True
+        return False
+
+    return Facts(person=person, event=event, entered_at=entered_at,
+                 tz=str(person.get("timezone") or person.get("tz") or policy.default_tz), happened=happened)
 
 
-def _policy(scope: Scope, flow: Flow, person: dict, address: str | None) -> str | None:
-    """Why this message must not go (None: it may)."""
-    if not address:
-        return "no email address"
-    reason = is_suppressed(scope, "email", address)
-    if flow.purpose == "marketing":
-        if reason:
-            return f"suppressed ({reason})"
-        if str(person.get("email_marketing", "")).lower() not in ("subscribed", "true", "yes", "granted"):
-            return "no marketing consent"
-    elif reason in ("bounce", "complaint", "erased"):
-        return f"suppressed ({reason})"
-    return None
+def render_message(node: Any, facts: Facts, flow: Flow, variant: str | None, send_id: str) -> dict:
+    """The message as this customer would get it (what the approval queue and the dry run show)."""
+    ctx = {"person": facts.person, "event": facts.event, "flow": flow.name, "variant": variant,
+           "site_url": site_url(), "send_id": send_id}
+    if isinstance(node, Feedback):
+        url = render(node.survey_url, ctx)
+        sep = "&" if "?" in url else "?"
+        links = [f"{url}{sep}score={s}&send={send_id}" for s in range(0 if node.kind == "nps" else 1,
+                                                                    11 if node.kind == "nps" else 6)]
+        name = facts.person.get("first_name") or facts.person.get("name") or "there"
+        text = (f"Hi {name},\n\n{node.question} Just pick a number:\n\n" +
+                "\n".join(f"{i}: {u}" for i, u in enumerate(links, start=0 if node.kind == "nps" else 1)) +
+                "\n\nThank you, it helps us a lot.")
+        html = "<p>Hi {}, {}</p><p>{}</p>".format(
+            render("{{ n }}", {"n": name}, html=True), render("{{ q }}", {"q": node.question}, html=True),
+            " ".join(f'<a href="{render("{{ u }}", {"u": u}, html=True)}">{i}</a>'
+                     for i, u in enumerate(links, start=0 if node.kind == "nps" else 1)))
+        return {"channel": "email", "subject": render(node.subject, ctx), "text": text, "html": html}
+    if isinstance(node, Email):
+        return {"channel": "email", "subject": render(node.subject, ctx), "text": render(node.text, ctx),
+                "html": render(node.html, ctx, html=True) if node.html else None}
+    if isinstance(node, Sms):
+        return {"channel": "sms", "text": render(node.text, ctx)}
+    if isinstance(node, Webhook):
+        return {"channel": "webhook", "url": node.url,
+                "payload": {"flow": flow.name, "person_id": facts.person.get("person_id"), "variant": variant,
+                            "event": facts.event, **{k: render(str(v), ctx) for k, v in node.payload.items()}}}
+    raise TypeError(f"not a message: {node!r}")
+
+
+def _permanent(err: Exception) -> bool:
+    if isinstance(err, smtplib.SMTPRecipientsRefused):
+        return all(500 <= code < 600 for code, _ in err.recipients.values())
+    return isinstance(err, (smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) and 500 <= err.smtp_code < 600
 
 
 class _Sender:
@@ -161,57 +144,309 @@ class _Sender:
             self.client = None
 
 
-def _set(con: Any, ws: str, key: tuple, status: str, detail: str | None = None) -> None:
-    con.execute("UPDATE main.sends SET status = ?, detail = coalesce(?, detail), updated_at = ? WHERE workspace_id = ? "
-                "AND flow = ? AND entry_id = ? AND person_id = ? AND step = ?", [status, detail, utcnow(), ws, *key])
+@dataclass
+class _Entry:
+    entry_id: str
+    flow: Flow
+    person_id: str
+    trigger: str | None
+    step: int
+    wake_at: dt.datetime | None
+    since: dt.datetime | None
+    variant: str | None
+    entered_at: dt.datetime
+
+    @property
+    def ref(self) -> tuple:
+        return (self.entry_id, self.person_id, self.trigger)
 
 
-def _email(scope: Scope, sender: _Sender, flow: Flow, entry: tuple, step: int, node: Email, entry_update: list) -> None:
-    store, ws = scope.store, scope.workspace_id
-    entry_id, person_id, trigger_msg = entry
-    key = (flow.name, entry_id, person_id, step)
-    con = store.cursor()
-    row = con.execute("SELECT status FROM sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? AND person_id = ? "
-                      "AND step = ?", [ws, *key]).fetchone()
-    if row and row[0] != "intent":
-        with _tx(store) as c:
-            c.execute(*entry_update)
-        return
-    ctx = _context(scope, person_id, trigger_msg)
-    address = ctx["person"].get("email")
-    mid = "<" + hashlib.sha256(f"{ws}|{flow.name}|{entry_id}|{person_id}|{step}".encode()).hexdigest()[:32] + "@wayfare>"
-    if not row:
-        with _tx(store) as c:
-            c.execute("INSERT OR IGNORE INTO main.sends VALUES (?, ?, ?, ?, ?, 'email', ?, ?, 'intent', NULL, ?, ?)",
-                      [ws, *key, address, mid, utcnow(), utcnow()])
-    why_not = _policy(scope, flow, ctx["person"], address)
-    if why_not:
-        with _tx(store) as c:
-            _set(c, ws, key, "skipped", why_not)
-            c.execute(*entry_update)
-        return
-    try:
-        msg = build_message(sender.settings, address, render(node.subject, ctx), render(node.text, ctx),
-                            render(node.html, ctx, html=True) if node.html else None, mid) if sender.settings else None
+def _move(con: Any, ws: str, e: _Entry, step: int, wake: dt.datetime | None, since: dt.datetime | None = None,
+          wait_event: str | None = None, status: str = "active", outcome: str | None = None) -> None:
+    done = step >= len(e.flow.steps) and status == "active"
+    con.execute("UPDATE main.flow_entries SET step = ?, wake_at = ?, since = ?, wait_event = ?, variant = ?, "
+                "status = ?, outcome = coalesce(?, outcome), updated_at = ? WHERE workspace_id = ? AND entry_id = ?",
+                [step, None if done or status != "active" else wake, since, wait_event, e.variant,
+                 "done" if done else status, outcome or ("done" if done else None), utcnow(), ws, e.entry_id])
 
-        def before() -> None:
-            with _tx(store) as c:
-                _set(c, ws, key, "final")
 
-        reply = sender.send(msg, before)
-    except Exception as e:  # refused before the terminator, or the server refused the message
-        with _tx(store) as c:
-            st = con.execute("SELECT status FROM sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
-                             "AND person_id = ? AND step = ?", [ws, *key]).fetchone()[0]
-            if st == "final":
-                _set(c, ws, key, "uncertain", str(e)[:300])
-                c.execute(*entry_update)
+class _Run:
+    """One pass over the due entries of a workspace at ``now``."""
+
+    def __init__(self, scope: Scope, now: dt.datetime, settings: SmtpSettings | None):
+        self.scope, self.now, self.ws = scope, now, scope.workspace_id
+        self.store = scope.store
+        self.sender = _Sender(settings)
+        self.policy = get_policy(scope)
+        self.out = {"due": 0, "sent": 0, "skipped": 0, "deferred": 0, "failed": 0, "tasks": 0, "approvals": 0,
+                    "goals": 0, "errors": 0}
+
+    # -- the send path ----------------------------------------------------------------------------
+    def _key(self, e: _Entry, step: int) -> tuple:
+        return (e.flow.name, e.entry_id, e.person_id, step)
+
+    def _send_row(self, e: _Entry, step: int) -> tuple | None:
+        return self.store.cursor().execute(
+            "SELECT status, message_id FROM sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? AND "
+            "person_id = ? AND step = ?", [self.ws, *self._key(e, step)]).fetchone()
+
+    def _set(self, con: Any, e: _Entry, step: int, status: str, detail: str | None = None) -> None:
+        con.execute("UPDATE main.sends SET status = ?, detail = coalesce(?, detail), updated_at = ? WHERE "
+                    "workspace_id = ? AND flow = ? AND entry_id = ? AND person_id = ? AND step = ?",
+                    [status, detail, utcnow(), self.ws, *self._key(e, step)])
+
+    def _policy(self, e: _Entry, channel: str, purpose: str, address: str | None, facts: Facts) -> Decision:
+        sc = self.scope
+        if channel == "webhook":
+            return Decision("defer", "automations paused for the workspace", self.now + dt.timedelta(hours=1)) \
+                if self.policy.paused else Decision("send")
+        recent = 0
+        if purpose == "marketing":
+            recent = self.store.cursor().execute(
+                "SELECT count(*) FROM sends WHERE workspace_id = ? AND person_id = ? AND purpose = 'marketing' AND "
+                "status IN ('sent', 'final', 'uncertain') AND created_at > ?",
+                [self.ws, e.person_id, self.now - dt.timedelta(days=self.policy.cap_days)]).fetchone()[0]
+        return decide(self.policy, channel=channel, purpose=purpose, address=address,
+                      consent=consent_status(sc, e.person_id, channel, purpose),
+                      suppressed=is_suppressed(sc, channel, address) if address else None,
+                      person_paused=str(facts.person.get("automations_paused", "")).lower() in ("true", "1", "yes"),
+                      recent_marketing=int(recent), now=self.now, tz=facts.tz)
+
+    def message(self, e: _Entry, step: int, node: Any, facts: Facts, nxt: int) -> bool:
+        """Perform one message step; True when the entry moved on, False when it waits (approval, deferral)."""
+        ws, key = self.ws, self._key(e, step)
+        row = self._send_row(e, step)
+        if row and row[0] != "intent":  # already done (sent, uncertain, skipped, failed): just move on
+            with tx(self.store) as c:
+                _move(c, ws, e, nxt, None)
+            return True
+        channel = "webhook" if isinstance(node, Webhook) else "sms" if isinstance(node, Sms) else "email"
+        purpose = getattr(node, "purpose", None) or e.flow.purpose
+        sid = hashlib.sha256(f"{ws}|{e.flow.name}|{e.entry_id}|{e.person_id}|{step}".encode()).hexdigest()[:32]
+        mid = f"<{sid}@wayfare>"
+        body = None
+        if getattr(node, "approval", None) is not None:
+            body = self._approval(e, step, node, facts, sid)
+            if body is None or body == "waiting":
+                return body is None
+        if body is None:
+            body = render_message(node, facts, e.flow, e.variant, sid)
+        address = (facts.person.get("email") if channel == "email" else
+                   facts.person.get("phone") if channel == "sms" else node.url)
+        d = self._policy(e, channel, purpose, address, facts)
+        if d.verdict == "defer":
+            with tx(self.store) as c:
+                record(c, ws, e.flow.name, e.ref, step, channel, "deferred", d.reason, e.variant, self.now)
+                _move(c, ws, e, step, d.until)
+            self.out["deferred"] += 1
+            return False
+        if not row:
+            with tx(self.store) as c:
+                c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
+                          "address, message_id, status, detail, created_at, updated_at, purpose, variant, "
+                          "trigger_event, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', NULL, ?, ?, ?, ?, ?, ?)",
+                          [ws, *key, channel, address, mid, self.now, utcnow(), purpose, e.variant, e.trigger,
+                           orjson.dumps(body).decode()])
+        if d.verdict == "skip":
+            with tx(self.store) as c:
+                self._set(c, e, step, "skipped", d.reason)
+                record(c, ws, e.flow.name, e.ref, step, channel, "skipped", d.reason, e.variant, self.now)
+                _move(c, ws, e, nxt, None)
+            self.out["skipped"] += 1
+            return True
+        if channel == "email":
+            self._email(e, step, body, address or "", mid, sid, nxt)
+        else:
+            self._other(e, step, channel, body, address or "", sid, nxt)
+        return True
+
+    def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int) -> None:
+        ws = self.ws
+        text, html = body["text"], body.get("html")
+        unsub = None
+        key = f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
+        meta = {"flow": e.flow.name, "step": step, "variant": e.variant}
+        try:
+            from ..channels import tracking  # signed click/open/unsubscribe links, when installed
+        except ImportError:
+            tracking = None  # type: ignore[assignment]
+        if tracking is not None and os.environ.get("WAYFARE_PUBLIC_URL"):  # links need a reachable address
+            text = tracking.decorate(text, self.scope, key, e.person_id, html=False, **meta)
+            html = tracking.decorate(html, self.scope, key, e.person_id, html=True, **meta) if html else html
+            unsub = tracking.unsubscribe_url(self.scope, e.person_id, "email", send_id=key, **meta)
+        try:
+            msg = build_message(self.sender.settings, address, body["subject"], text, html, mid,
+                                unsubscribe_url=unsub) if self.sender.settings else None
+
+            def before() -> None:
+                with tx(self.store) as c:
+                    self._set(c, e, step, "final")
+
+            reply = self.sender.send(msg, before)
+        except Exception as err:  # refused before the terminator, or the server refused the message
+            with tx(self.store) as c:
+                st = c.execute("SELECT status FROM main.sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
+                               "AND person_id = ? AND step = ?", [ws, *self._key(e, step)]).fetchone()[0]
+                if st == "final":
+                    self._set(c, e, step, "uncertain", str(err)[:300])
+                    _move(c, ws, e, nxt, None)
+                elif _permanent(err):  # the server refused this recipient or message for good: not retried
+                    self._set(c, e, step, "failed", str(err)[:300])
+                    record(c, ws, e.flow.name, e.ref, step, "email", "failed", str(err), e.variant, self.now)
+                    _move(c, ws, e, nxt, None)
+                    self.out["failed"] += 1
+                    return
+                else:
+                    self._set(c, e, step, "intent", str(err)[:300])  # retried on the next pass
+            raise
+        with tx(self.store) as c:
+            self._set(c, e, step, "sent", reply[:200])
+            record(c, ws, e.flow.name, e.ref, step, "email", "sent", body["subject"][:200], e.variant, self.now)
+            _move(c, ws, e, nxt, None)
+        self.out["sent"] += 1
+
+    def _other(self, e: _Entry, step: int, channel: str, body: dict, address: str, sid: str, nxt: int) -> None:
+        ws, key = self.ws, f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
+        try:
+            if channel == "sms":
+                from ..channels import sms
+                settings = sms.sms_settings()
+                if settings is None:
+                    raise RuntimeError("no SMS provider configured (set WAYFARE_SMS_URL)")
+                res = str(sms.send_sms(settings, address, body["text"], key, scope=self.scope,
+                                       person_id=e.person_id, flow=e.flow.name, step=step, variant=e.variant))
             else:
-                _set(c, ws, key, "intent", str(e)[:300])  # retried on the next pass
-        raise
-    with _tx(store) as c:
-        _set(c, ws, key, "sent", reply[:200])
-        c.execute(*entry_update)
+                from ..channels import webhook
+                secret = os.environ.get(getattr(self._node, "secret_env", "WAYFARE_WEBHOOK_SECRET"), "")
+                res = str(webhook.deliver(body["url"], body["payload"], secret, key))
+            status, why = "sent", res
+        except ImportError as err:
+            status, why = "failed", f"the {channel} channel is not installed ({err})"
+        except Exception as err:  # noqa: BLE001 - the provider refused: recorded, the entry moves on
+            status, why = "failed", f"{type(err).__name__}: {err}"
+        with tx(self.store) as c:
+            self._set(c, e, step, status, why[:300])
+            record(c, ws, e.flow.name, e.ref, step, channel, status, why, e.variant, self.now)
+            _move(c, ws, e, nxt, None)
+        self.out["sent" if status == "sent" else "failed"] += 1
+
+    def _approval(self, e: _Entry, step: int, node: Any, facts: Facts, sid: str) -> dict | str | None:
+        """The approved (possibly edited) message; "waiting" while it waits; None when rejected (moved on)."""
+        ws, aid = self.ws, f"{e.entry_id}:{step}"
+        row = self.store.cursor().execute("SELECT status, CAST(payload AS VARCHAR), due_at, decided_by FROM approvals "
+                                          "WHERE workspace_id = ? AND approval_id = ?", [ws, aid]).fetchone()
+        nxt = e.flow.after(step)
+        if row is None:
+            body = render_message(node, facts, e.flow, e.variant, sid)
+            due = self.now + parse_duration(node.approval.timeout)
+            with tx(self.store) as c:
+                c.execute("INSERT OR IGNORE INTO main.approvals (workspace_id, approval_id, flow, entry_id, person_id, "
+                          "step, status, payload, created_at, decided_at, due_at, on_timeout) VALUES "
+                          "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, ?, ?)",
+                          [ws, aid, e.flow.name, e.entry_id, e.person_id, step, orjson.dumps(body).decode(),
+                           self.now, due, node.approval.on_timeout])
+                record(c, ws, e.flow.name, e.ref, step, "approval", "pending", f"waits until {due:%Y-%m-%d %H:%M}",
+                       e.variant, self.now)
+                _move(c, ws, e, step, due)
+            self.out["approvals"] += 1
+            return "waiting"
+        status, payload, due, who = row
+        if status == "pending" and self.now < due:
+            with tx(self.store) as c:
+                _move(c, ws, e, step, due)
+            return "waiting"
+        if status == "pending":
+            status = "approved" if node.approval.on_timeout == "send" else "expired"
+            with tx(self.store) as c:
+                c.execute("UPDATE main.approvals SET status = ?, decided_at = ?, decided_by = 'timeout' WHERE "
+                          "workspace_id = ? AND approval_id = ?", [status, self.now, ws, aid])
+            who = "timeout"
+        if status == "approved":
+            return orjson.loads(payload)
+        why = f"rejected by {who}" if status == "rejected" else "approval timed out"
+        with tx(self.store) as c:
+            record(c, ws, e.flow.name, e.ref, step, "approval", "skipped", why, e.variant, self.now)
+            _move(c, ws, e, nxt, None)
+        self.out["skipped"] += 1
+        return None
+
+    # -- other actions ----------------------------------------------------------------------------
+    def task(self, e: _Entry, step: int, node: Task, facts: Facts, nxt: int) -> None:
+        ctx = {"person": facts.person, "event": facts.event, "flow": e.flow.name}
+        title = render(node.title, ctx)
+        with tx(self.store) as c:
+            n = c.execute("INSERT OR IGNORE INTO main.tasks (workspace_id, task_id, flow, entry_id, person_id, title, "
+                          "due_at, status, created_at, step, trigger_event, assignee) VALUES "
+                          "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+                          [self.ws, f"{e.entry_id}:{step}", e.flow.name, e.entry_id, e.person_id, title,
+                           self.now + parse_duration(node.due), self.now, step, e.trigger, node.assignee]).fetchone()[0]
+            if n:
+                record(c, self.ws, e.flow.name, e.ref, step, "task", "done", title, e.variant, self.now)
+            _move(c, self.ws, e, nxt, None)
+        self.out["tasks"] += 1
+
+    def update(self, e: _Entry, step: int, node: Update, nxt: int) -> None:
+        with tx(self.store) as c:
+            row = c.execute("SELECT CAST(traits AS VARCHAR) FROM main.profiles WHERE workspace_id = ? AND person_id = ?",
+                            [self.ws, e.person_id]).fetchone()
+            if row is not None:
+                traits = orjson.loads(row[0]) if row[0] else {}
+                traits.update(node.set)
+                tags = [t for t in traits.get("tags") or [] if t not in node.remove_tags]
+                tags += [t for t in node.add_tags if t not in tags]
+                if tags or "tags" in traits:
+                    traits["tags"] = tags
+                c.execute("UPDATE main.profiles SET traits = ? WHERE workspace_id = ? AND person_id = ?",
+                          [orjson.dumps(traits).decode(), self.ws, e.person_id])
+            record(c, self.ws, e.flow.name, e.ref, step, "update", "done" if row is not None else "skipped",
+                   orjson.dumps({"set": node.set, "add_tags": node.add_tags, "remove_tags": node.remove_tags}).decode()
+                   if row is not None else "no profile", e.variant, self.now)
+            _move(c, self.ws, e, nxt, None)
+
+    # -- one entry --------------------------------------------------------------------------------
+    def entry(self, e: _Entry) -> None:
+        ws, flow = self.ws, e.flow
+        facts = facts_for(self.scope, e.person_id, e.trigger, e.entered_at, self.policy)
+        if flow.goal and facts.happened(flow.goal.event, flow.goal.where, e.entered_at, self.now):
+            with tx(self.store) as c:
+                record(c, ws, flow.name, e.ref, e.step, "goal", "done", flow.goal.event, e.variant, self.now)
+                _move(c, ws, e, e.step, None, status="goal", outcome="goal")
+            self.out["goals"] += 1
+            return
+        state = EntryState(e.step, e.wake_at, e.since, e.variant)
+        for _ in range(4 * len(flow.steps) + 4):  # a guard against a graph that loops without waiting
+            if state.step is None or state.step >= len(flow.steps):
+                with tx(self.store) as c:
+                    _move(c, ws, e, len(flow.steps), None)
+                return
+            i = state.step
+            res = advance(flow, state, self.now, facts)
+            if res.variant and res.variant != e.variant:
+                e.variant = res.variant
+            nxt = len(flow.steps) if res.next is None else res.next
+            if res.next is None and res.outcome:
+                with tx(self.store) as c:
+                    record(c, ws, flow.name, e.ref, i, res.outcome, "done", None, e.variant, self.now)
+                    _move(c, ws, e, i, None, status="exited", outcome=res.outcome)
+                return
+            for action in res.actions:
+                self._node = action
+                if isinstance(action, Task):
+                    self.task(e, i, action, facts, nxt)
+                elif isinstance(action, Update):
+                    self.update(e, i, action, nxt)
+                    facts = facts_for(self.scope, e.person_id, e.trigger, e.entered_at, self.policy)
+                elif not self.message(e, i, action, facts, nxt):
+                    return  # waits for a person or for the morning
+            if not res.actions:
+                node = flow.steps[i]
+                with tx(self.store) as c:
+                    _move(c, ws, e, nxt, res.wake_at, res.since,
+                          getattr(node, "event", None) if res.wake_at and getattr(node, "type", "") == "wait" else None)
+            if res.wake_at is not None:
+                return
+            state = EntryState(nxt, None, None, e.variant)
+        log.warning("flow %s entry %s: too many steps without a wait in one pass", flow.name, e.entry_id)
 
 
 def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings | None = None,
@@ -219,75 +454,26 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
     """Advance every entry that is due at ``now``; returns counts."""
     now = now or utcnow()
     settings = settings or smtp_settings()
-    flows = {f.name: f for f, _ in list_flows(scope)}
-    ws = scope.workspace_id
+    flows = {f.name: f for f, _ in stored_flows(scope)}
     rows = scope.store.cursor().execute(
-        "SELECT entry_id, flow, person_id, trigger_event, step, wake_at FROM flow_entries WHERE workspace_id = ? "
-        "AND status = 'active' AND (wake_at IS NULL OR wake_at <= ?) ORDER BY entered_at, entry_id LIMIT ?",
-        [ws, now, limit]).fetchall()
-    sender = _Sender(settings)
-    out = {"due": len(rows), "sent": 0, "errors": 0}
+        "SELECT entry_id, flow, person_id, trigger_event, step, wake_at, since, variant, entered_at FROM flow_entries "
+        "WHERE workspace_id = ? AND status = 'active' AND (wake_at IS NULL OR wake_at <= ?) "
+        "ORDER BY entered_at, entry_id LIMIT ?", [scope.workspace_id, now, limit]).fetchall()
+    run = _Run(scope, now, settings)
+    run.out["due"] = len(rows)
     try:
-        for entry_id, fname, person_id, trig, step, wake in rows:
+        for eid, fname, pid, trig, step, wake, since, variant, entered in rows:
             flow = flows.get(fname)
             if flow is None:
                 continue
-            state = EntryState(step, wake)
             try:
-                while True:
-                    if state.step is None or state.step >= len(flow.steps):
-                        with _tx(scope.store) as c:
-                            c.execute("UPDATE main.flow_entries SET status = 'done', wake_at = NULL, updated_at = ? "
-                                      "WHERE workspace_id = ? AND entry_id = ?", [utcnow(), ws, entry_id])
-                        break
-                    node = flow.steps[state.step]
-                    res = advance(state, node, now)
-                    upd = ("UPDATE main.flow_entries SET step = ?, wake_at = ?, updated_at = ? WHERE workspace_id = ? "
-                           "AND entry_id = ?", [res.next if res.next is not None else len(flow.steps), res.wake_at,
-                                                utcnow(), ws, entry_id])
-                    for action in res.actions:
-                        if isinstance(action, Email):
-                            _email(scope, sender, flow, (entry_id, person_id, trig), state.step, action, upd)
-                            out["sent"] += 1
-                        elif isinstance(action, Task):
-                            _task(scope, flow, (entry_id, person_id, trig), state.step, action, upd, now)
-                        else:
-                            with _tx(scope.store) as c:
-                                c.execute(*upd)
-                    if not res.actions:
-                        with _tx(scope.store) as c:
-                            c.execute(*upd)
-                    if res.wake_at is not None:
-                        break
-                    state = EntryState(res.next if res.next is not None else len(flow.steps), None)
-            except Exception as e:  # noqa: BLE001 - one entry's failure never stops the others
-                out["errors"] += 1
-                log.warning("flow %s entry %s: %s", fname, entry_id, e)
+                run.entry(_Entry(eid, flow, pid, trig, step, wake, since, variant, entered))
+            except Exception as err:  # noqa: BLE001 - one entry's failure never stops the others
+                run.out["errors"] += 1
+                log.warning("flow %s entry %s: %s", fname, eid, err)
     finally:
-        sender.close()
-    return out
-
-
-def _task(scope: Scope, flow: Flow, entry: tuple, step: int, node: Task, entry_update: tuple, now: dt.datetime) -> None:
-    from .model import parse_duration
-    entry_id, person_id, trig = entry
-    ctx = _context(scope, person_id, trig)
-    with _tx(scope.store) as c:
-        c.execute("INSERT OR IGNORE INTO main.tasks VALUES (?, ?, ?, ?, ?, ?, ?, 'open', ?)",
-                  [scope.workspace_id, f"{entry_id}:{step}", flow.name, entry_id, person_id, render(node.title, ctx),
-                   now + parse_duration(node.due), utcnow()])
-        c.execute(*entry_update)
-
-
-def flow_stats(scope: Scope, name: str) -> dict:
-    con = scope.store.cursor()
-    ws = scope.workspace_id
-    ent = dict(con.execute("SELECT status, count(*) FROM flow_entries WHERE workspace_id = ? AND flow = ? GROUP BY 1",
-                           [ws, name]).fetchall())
-    snd = dict(con.execute("SELECT status, count(*) FROM sends WHERE workspace_id = ? AND flow = ? GROUP BY 1",
-                           [ws, name]).fetchall())
-    return {"flow": name, "entered": int(sum(ent.values())), "entries": {k: int(v) for k, v in ent.items()},
-            "sends": {k: int(v) for k, v in snd.items()}}
+        run.sender.close()
+    return run.out
 
 
 class Scheduler:
@@ -310,6 +496,7 @@ class Scheduler:
         return [self.store.scope(r[0]) for r in rows]
 
     def _loop(self) -> None:
+        from .triggers import scan_triggers
         first = True
         while not self.stop_flag.is_set():
             try:

@@ -21,7 +21,7 @@ ALTER TABLE tasks ADD COLUMN assignee VARCHAR;
 
 CREATE TABLE automation_log (
     workspace_id  VARCHAR NOT NULL,
-    at            TIMESTAMP NOT NULL,
+    logged_at     TIMESTAMP NOT NULL,
     flow          VARCHAR NOT NULL,
     entry_id      VARCHAR,
     person_id     VARCHAR,
