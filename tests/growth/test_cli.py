@@ -63,7 +63,9 @@ def test_cli_recommend_person_item_and_evaluate(demo, wf):
         person = wf(demo, "leads", "list", "--stage", "customer", "--limit", "1")["leads"]
     pid = person[0]["person_id"]
     recs = wf(demo, "recommend", pid, "--top", "3")
-    assert recs["person_id"] == pid and len(recs["recommendations"]) == 3
+    items = [r["item"] for r in recs["recommendations"]]
+    # a regular of a small menu may own all but a couple of dishes: never more than asked, never a repeat
+    assert recs["person_id"] == pid and 1 <= len(items) <= 3 and len(set(items)) == len(items)
     ev = wf(demo, "recommend", "--evaluate")
     for k in ("hit_rate_at_10", "ndcg_at_10"):
         assert 0 <= ev["model"][k] <= 1 and 0 <= ev["popularity"][k] <= 1 and ev[k] == ev["model"][k]
