@@ -30,6 +30,7 @@ from ..errors import ValidationError
 from ..store import Scope
 from .records import message_of, note_channel_event, note_message, record_event
 
+_EMAIL = re.compile(r"[^\s<>;:\"']+@[^\s<>;:\"']+")
 __all__ = ["Report", "parse_report", "apply_reports", "process_path", "process_bytes"]
 
 
@@ -126,7 +127,8 @@ def apply_reports(scope: Scope, reports: list[Report]) -> dict[str, int]:
     counts = {"hard_bounce": 0, "soft_bounce": 0, "complaint": 0, "auto_reply": 0, "unknown": 0, "suppressed": 0}
     for r in reports:
         counts[r.kind] = counts.get(r.kind, 0) + 1
-        detail = {"status": r.status, "diagnostic": (r.diagnostic or "")[:300] or None, "message_id": r.message_id,
+        diag = _EMAIL.sub("<recipient>", r.diagnostic or "")[:300] or None  # keep no address, only its hash
+        detail = {"status": r.status, "diagnostic": diag, "message_id": r.message_id,
                   "address_hash": address_hash(scope, "email", r.address) if r.address else None}
         note_channel_event(scope, "email", r.kind, r.message_id, detail)
         if r.kind in ("hard_bounce", "complaint") and r.address:

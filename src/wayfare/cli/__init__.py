@@ -40,7 +40,8 @@ def _main(
 
 from . import core  # noqa: E402,F401  (registers commands)
 
-for _mod in ("analytics", "journey", "feedback", "predict", "automate", "assistant", "privacy", "dashboard", "growth"):
+for _mod in ("analytics", "journey", "feedback", "predict", "automate", "assistant", "privacy", "dashboard", "growth",
+             "channels"):
     try:  # domains register their commands as they land
         __import__(f"{__name__}.{_mod}")
     except ModuleNotFoundError as _e:
