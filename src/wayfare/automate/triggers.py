@@ -176,6 +176,20 @@ def _score(con: Any, ws: str, flow: Flow, now: dt.datetime) -> list:
     return out
 
 
+def _happened(con: Any, ws: str, pid: str):
+    def f(name: str, where: dict, since: dt.datetime, until: dt.datetime) -> bool:
+        for props, rev in con.execute("SELECT CAST(properties AS VARCHAR), revenue FROM events WHERE workspace_id = ? "
+                                      "AND person_id = ? AND event = ? AND ts >= ? AND ts <= ? LIMIT 200",
+                                      [ws, pid, name, since, until]).fetchall():
+            p = orjson.loads(props) if props else {}
+            if rev is not None:
+                p.setdefault("revenue", rev)
+            if match_props(p, where):
+                return True
+        return False
+    return f
+
+
 def _schedule(con: Any, ws: str, flow: Flow, last: int, now: dt.datetime, default_tz: str) -> tuple[int, list]:
     t = flow.trigger
     lo, occ = _from_micros(last), []
@@ -191,7 +205,8 @@ def _schedule(con: Any, ws: str, flow: Flow, last: int, now: dt.datetime, defaul
     for pid, traits in con.execute("SELECT person_id, CAST(traits AS VARCHAR) FROM profiles WHERE workspace_id = ?",
                                    [ws]).fetchall():
         tr = orjson.loads(traits) if traits else {}
-        ok = evaluate(t.audience, Facts(person=tr), now) if t.audience else bool(tr.get("email"))
+        ok = evaluate(t.audience, Facts(person=tr, happened=_happened(con, ws, pid)), now) if t.audience \
+            else bool(tr.get("email"))
         if ok:
             people.append(pid)
     return micros(now), [(f"{pid}:{o:%Y%m%dT%H%M}", pid, None, o) for o in occ for pid in people]

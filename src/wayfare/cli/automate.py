@@ -1,4 +1,5 @@
-"""Automation commands: flows (validate, list, enable, disable, stats, run-due) and the worker."""
+"""Automation commands: flows (validate, list, enable, disable, stats, test, run-due, approvals, decide,
+tasks, settings, trace) and the worker."""
 
 from __future__ import annotations
 
@@ -7,24 +8,22 @@ import time
 
 import typer
 
-from ..automate import (
-    Scheduler,
-    disable_flow,
-    enable_flow,
-    flow_stats,
-    list_flows,
-    load_flow,
-    reconcile,
-    run_due,
-    scan_triggers,
-    template_names,
-)
 from ..errors import ValidationError
 from . import app
-from ._common import JsonOpt, WorkspaceOpt, console, emit, scope, store
+from ._common import JsonOpt, WorkspaceOpt, console, emit, progress, scope, store
 
-flows_app = typer.Typer(help="Automated journeys: validate, enable and run flows.", no_args_is_help=True)
+flows_app = typer.Typer(help="Automated journeys: validate, enable, run and measure flows.", no_args_is_help=True)
 app.add_typer(flows_app, name="flows")
+
+
+def _time(text: str | None, opt: str) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{opt} is an ISO time like 2026-12-01T09:00:00 (UTC)", where=opt) from None
+    return t.astimezone(dt.UTC).replace(tzinfo=None) if t.tzinfo else t
 
 
 @flows_app.command("validate")
@@ -33,77 +32,217 @@ def validate(flow: str = typer.Argument(..., help="A YAML file or a template nam
 
     Example: wayfare flows validate my-flow.yaml
     """
+    from ..automate import load_flow
     f = load_flow(flow)
-    emit({"flow": f.name, "valid": True, "steps": len(f.steps)}, json,
-         lambda d: console.print(f"{d['flow']}: valid, {d['steps']} steps"))
+    emit({"flow": f.name, "valid": True, "steps": len(f.steps), "trigger": f.trigger.kind}, json,
+         lambda d: console.print(f"{d['flow']}: valid, {d['steps']} steps, trigger {d['trigger']}"))
 
 
 @flows_app.command("list")
 def list_(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
-    """Flows of the workspace (and the library templates).
+    """Flows of the workspace with their figures, and the library templates.
 
     Example: wayfare flows list --json
     """
-    stored = [{"flow": f.name, "enabled": e, "trigger": f.trigger.event, "purpose": f.purpose}
-              for f, e in list_flows(scope(workspace))]
-    data = {"flows": stored, "templates": template_names()}
+    from ..automate import list_flows, templates
+    data = {"flows": list_flows(scope(workspace)), "templates": templates()}
 
     def render(d: dict) -> None:
         for r in d["flows"]:
-            console.print(f"{r['flow']:<28} {'on ' if r['enabled'] else 'off'} {r['purpose']:<13} on {r['trigger']}")
-        console.print("templates: " + ", ".join(d["templates"]))
+            console.print(f"{r['name']:<28} {r['status']:<4} {r['purpose']:<13} {r['trigger']:<10} "
+                          f"entered {r['entered']}, active {r['active']}, sent {r['sent']}, goal {r['converted']}")
+        console.print("templates: " + ", ".join(t["id"] for t in d["templates"]))
 
     emit(data, json, render)
 
 
 @flows_app.command("enable")
 def enable(flow: str = typer.Argument(..., help="A template name (order-confirmation) or a YAML file."),
+           since: str = typer.Option(None, "--since", help="Replay events from this ISO time (default: from now)."),
            workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
-    """Turn a flow on; it reacts to events arriving from now on.
+    """Turn a flow on; it reacts to events arriving from now on (or since --since).
 
-    Example: wayfare flows enable order-confirmation
+    Example: wayfare flows enable order-confirmation --workspace default
     """
-    emit(enable_flow(scope(workspace), load_flow(flow)), json, lambda d: console.print(f"{d['flow']}: enabled"))
+    from ..automate import enable_flow, load_flow
+    emit(enable_flow(scope(workspace), load_flow(flow), since=_time(since, "--since")), json,
+         lambda d: console.print(f"{d['flow']}: enabled ({d['trigger']} trigger)"))
 
 
 @flows_app.command("disable")
-def disable(flow: str = typer.Argument(...), workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+def disable(flow: str = typer.Argument(..., help="The flow's name."), workspace: str = WorkspaceOpt,
+            json: bool = JsonOpt) -> None:
     """Turn a flow off (entries stay; nothing more is sent).
 
     Example: wayfare flows disable welcome-series
     """
+    from ..automate import disable_flow
     emit(disable_flow(scope(workspace), flow), json, lambda d: console.print(f"{d['flow']}: disabled"))
 
 
 @flows_app.command("stats")
-def stats(flow: str = typer.Argument(...), workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
-    """Entries and sends of a flow by status.
+def stats(flow: str = typer.Argument(..., help="The flow's name."), workspace: str = WorkspaceOpt,
+          json: bool = JsonOpt) -> None:
+    """Entered, at each step, goals, messages by channel, opens, clicks, conversions, uplift, variants.
 
     Example: wayfare flows stats order-confirmation --json
     """
-    emit(flow_stats(scope(workspace), flow), json)
+    from ..automate import flow_stats
+
+    def render(d: dict) -> None:
+        console.print(f"[bold]{d['flow']}[/]: entered {d['entered']}, exited by goal {d['exited_by_goal']}")
+        for ch, c in d["messages"].items():
+            console.print(f"  {ch}: sent {c['sent']}, skipped {c['skipped']} {c['skipped_by_reason'] or ''}, "
+                          f"deferred {c['deferred']}, failed {c['failed']}")
+        cv = d["conversions"]
+        console.print(f"  conversions ({cv['event']}, {cv['window']}): {cv['converted']}, revenue {cv['revenue']}")
+        if "uplift" in d:
+            u = d["uplift"]
+            console.print(f"  uplift vs holdout: {u['uplift']} (95% CI {u['low']} to {u['high']}), p={u['p_value']}")
+
+    emit(flow_stats(scope(workspace), flow), json, render)
+
+
+@flows_app.command("test")
+def test(flow: str = typer.Argument(..., help="A stored flow, a template name or a YAML file."),
+         person: str = typer.Option(..., "--person", help="The person_id to try it on."),
+         at: str = typer.Option(None, "--at", help="Pretend they enter at this ISO time (default: now)."),
+         workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Dry run: what this person would receive from the flow, and when (nothing is sent).
+
+    Example: wayfare flows test welcome-series --person p42
+    """
+    from ..automate import dry_run, get_flow, load_flow
+    from ..errors import NotFound
+    sc = scope(workspace)
+    try:
+        f = get_flow(sc, flow)
+    except NotFound:
+        f = load_flow(flow)
+    res = dry_run(sc, f, person, _time(at, "--at"))
+
+    def render(d: dict) -> None:
+        console.print(f"[bold]{d['flow']}[/] for {d['person_id']} (time zone {d['tz']}):")
+        for p in d["plan"]:
+            what = p.get("subject") or p.get("text") or p.get("what") or ""
+            verdict = f"{p['would']}" + (f" ({p['reason']})" if p.get("reason") else "") if "would" in p else ""
+            console.print(f"  {p['at']:%Y-%m-%d %H:%M}  {p['type']:<9} {verdict:<10} {str(what)[:80]}")
+        console.print(f"{d['messages']} message(s) would go out.")
+
+    emit(res, json, render)
 
 
 @flows_app.command("run-due")
 def run_due_cmd(until: str = typer.Option(None, "--until", help="Simulate the clock forward to this ISO time."),
                 workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
-    """Run what is due now (or at --until) without a server.
+    """Run what is due now (or at --until) without a server: triggers, then due entries.
 
     Example: wayfare flows run-due --until 2026-12-01T09:00:00
     """
-    now = None
-    if until:
-        try:
-            now = dt.datetime.fromisoformat(until).replace(tzinfo=None)
-        except ValueError:
-            raise ValidationError("--until is an ISO time like 2026-12-01T09:00:00", where="--until") from None
+    from ..automate import reconcile, run_due, scan_triggers
+    now = _time(until, "--until") or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     sc = scope(workspace)
-    reconcile(sc)
-    entered = scan_triggers(sc)
-    res = run_due(sc, now)
-    res["entered"] = entered
-    emit(res, json, lambda d: console.print(f"entered {d['entered']}, due {d['due']}, sent {d['sent']}, "
-                                            f"errors {d['errors']}"))
+    reconciled = reconcile(sc)
+    entered = scan_triggers(sc, now)
+    total: dict = {}
+    due = sc.one("SELECT count(*) FROM flow_entries WHERE status = 'active' AND (wake_at IS NULL OR wake_at <= $t)",
+                 {"t": now})[0]
+    with progress("running due entries", total=int(due), quiet=json) as tick:
+        done = 0
+        for _ in range(1000):
+            res = run_due(sc, now, limit=500)
+            for k, v in res.items():
+                total[k] = total.get(k, 0) + v
+            done += res["due"] - res["errors"]
+            tick(min(done, int(due)), int(due))
+            if res["due"] < 500 or res["due"] == res["errors"]:
+                break
+    total.update(entered=entered, reconciled=reconciled, now=now)
+    emit(total, json, lambda d: console.print(
+        f"entered {d['entered']}, due {d['due']}, sent {d['sent']}, skipped {d['skipped']}, deferred "
+        f"{d['deferred']}, tasks {d['tasks']}, approvals waiting {d['approvals']}, goals {d['goals']}, "
+        f"errors {d['errors']}"))
+
+
+@flows_app.command("approvals")
+def approvals(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Messages waiting for a person, rendered for their customer.
+
+    Example: wayfare flows approvals --json
+    """
+    from ..automate import pending_approvals
+    emit({"approvals": pending_approvals(scope(workspace))}, json, lambda d: [console.print(
+        f"{a['id']}  {a['flow']}  to {a['to']}: {a['subject'] or a['preview'][:60]} (until {a['due_at']:%Y-%m-%d %H:%M})")
+        for a in d["approvals"]] or console.print("nothing waiting"))
+
+
+@flows_app.command("decide")
+def decide_cmd(item: str = typer.Argument(..., help="The approval id (from `flows approvals`)."),
+               decision: str = typer.Argument(..., help="approve or reject"),
+               by: str = typer.Option("cli", "--by", help="Who decides (recorded)."),
+               subject: str = typer.Option(None, "--subject", help="An edited subject."),
+               text: str = typer.Option(None, "--text", help="An edited plain-text body."),
+               workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Approve (optionally edited) or reject a waiting message; it goes out on the next run.
+
+    Example: wayfare flows decide 'win-back:p7:2026...:1' approve --by owner@shop.example
+    """
+    from ..automate import decide_approval
+    edits = {k: v for k, v in (("subject", subject), ("text", text)) if v is not None}
+    emit(decide_approval(scope(workspace), item, decision, by, edits or None), json,
+         lambda d: console.print(f"{d['id']}: {d['status']}"))
+
+
+@flows_app.command("tasks")
+def tasks(workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Open tasks for people, with due dates.
+
+    Example: wayfare flows tasks --json
+    """
+    from ..automate import open_tasks
+    emit({"tasks": open_tasks(scope(workspace))}, json, lambda d: [console.print(
+        f"{t['due_at']:%Y-%m-%d %H:%M}{' (overdue)' if t['overdue'] else ''}  {t['title']}  [{t['flow']}]")
+        for t in d["tasks"]] or console.print("no open tasks"))
+
+
+@flows_app.command("settings")
+def settings(pause: bool = typer.Option(None, "--pause/--resume", help="The workspace's global pause switch."),
+             cap: int = typer.Option(None, "--cap", help="Marketing messages per person per --cap-days."),
+             cap_days: int = typer.Option(None, "--cap-days", help="The frequency cap's window in days."),
+             quiet: str = typer.Option(None, "--quiet", help="Quiet hours, local to each person: 21:00-08:00."),
+             tz: str = typer.Option(None, "--tz", help="Time zone for people without one (Europe/London)."),
+             workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Show or change the automation policies of a workspace.
+
+    Example: wayfare flows settings --cap 3 --cap-days 7 --quiet 21:00-08:00
+    """
+    from dataclasses import asdict
+
+    from ..automate import get_policy, set_policy
+    sc = scope(workspace)
+    changes: dict = {"paused": pause, "cap": cap, "cap_days": cap_days, "default_tz": tz}
+    if quiet:
+        parts = quiet.split("-")
+        if len(parts) != 2:
+            raise ValidationError("--quiet looks like 21:00-08:00", where="--quiet")
+        changes.update(quiet_start=parts[0].strip(), quiet_end=parts[1].strip())
+    changes = {k: v for k, v in changes.items() if v is not None}
+    pol = set_policy(sc, **changes) if changes else get_policy(sc)
+    emit(asdict(pol), json)
+
+
+@flows_app.command("trace")
+def trace_cmd(person: str = typer.Option(None, "--person", help="Only this person."),
+              flow: str = typer.Option(None, "--flow", help="Only this flow."),
+              limit: int = typer.Option(50, "--limit"), workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Why each automated action happened (flow, step, trigger event), newest first.
+
+    Example: wayfare flows trace --person p42
+    """
+    from ..automate import trace
+    emit({"log": trace(scope(workspace), person, flow, limit)}, json, lambda d: [console.print(
+        f"{r['at']:%Y-%m-%d %H:%M} {r['flow']} step {r['step']} {r['action']} {r['outcome']} {r['reason'] or ''}")
+        for r in d["log"]])
 
 
 @app.command("worker")
@@ -113,6 +252,7 @@ def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this m
 
     Example: wayfare worker
     """
+    from ..automate import Scheduler
     s = Scheduler(store(), interval=0.5).start()
     t0 = time.time()
     try:
