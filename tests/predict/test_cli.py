@@ -36,7 +36,7 @@ def test_clv_cli_on_cdnow(tmp_path):
     assert abs(pn["pareto_nbd"]["s"] - 0.6061) < 0.006 and pn["model"] == "pareto-nbd" and "bgnbd" not in pn
     assert pn["top_customers"][0]["clv"] > 0
     r = CliRunner().invoke(app, [f"--db={db}", "predict", "clv", "--model", "nope", "--json"])
-    assert r.exit_code != 0 and "--model" in r.output
+    assert r.exit_code != 0 and "--model" in str(r.exception)
     r = CliRunner().invoke(app, [f"--db={db}", "predict", "backtest", "--cutoff", "1997-09-30", "--json"])
     assert r.exit_code == 0, r.output
     bt = json.loads(r.stdout.strip().splitlines()[-1])
@@ -50,11 +50,23 @@ def test_clv_cli_on_cdnow(tmp_path):
     # no profile has email consent here, so no email action is ever recommended
     assert all(x["channel"] != "email" for x in na["recommendations"])
     assert all(x["value"] >= y["value"] for x, y in zip(na["recommendations"], na["recommendations"][1:], strict=False))
-    r = CliRunner().invoke(app, [f"--db={db}", "predict", "churn", "--limit", "3", "--json"])
+    assert all(u["source"].startswith("catalogue prior") for u in na["uplift"].values())  # CDNOW has no holdouts
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "churn", "--model", "p-alive", "--limit", "3", "--json"])
     assert r.exit_code == 0, r.output
     ch = json.loads(r.stdout.strip().splitlines()[-1])["customers"]
     assert ch[0]["churn_risk"] > 0.99 and ch[0]["reason"].startswith("No purchase for ")
-    r = CliRunner().invoke(app, [f"--db={db}", "predict", "propensity", "--days", "30", "--json"])
+    # LightGBM on behaviour, time split on CDNOW (labels 1998-04-02..1998-06-30), compared with BG/NBD
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "churn", "--limit", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    g = json.loads(r.stdout.strip().splitlines()[-1])
+    assert g["evaluation"]["test"]["label_window"] == "1998-04-02..1998-06-30" and g["evaluation"]["test"]["customers"] == 2357
+    assert g["auc"] > 0.82 and abs(g["auc"] - g["evaluation"]["compare"]["bgnbd_expected"]) < 0.03
+    assert all(c["reasons"] for c in g["customers"])
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "propensity", "--model", "gbm", "--days", "30", "--json"])
+    assert r.exit_code == 0, r.output
+    gp = json.loads(r.stdout.strip().splitlines()[-1])
+    assert gp["auc"] > 0.83 and gp["evaluation"]["top_decile_lift"] > 3.5
+    r = CliRunner().invoke(app, [f"--db={db}", "predict", "propensity", "--model", "bgnbd", "--days", "30", "--json"])
     assert r.exit_code == 0, r.output
     pr = json.loads(r.stdout.strip().splitlines()[-1])
     assert pr["evaluation"]["cutoff"] == "1998-05-31"
@@ -64,7 +76,9 @@ def test_clv_cli_on_cdnow(tmp_path):
     st = Store(db)
     try:
         ms = list_models(st.scope("default"), "bgnbd+gamma_gamma")
-        assert ms and ms[0]["model_id"] == out["model_id"]
-        assert abs(ms[0]["params"]["r"] - 0.2426) < 1e-3 and str(ms[0]["data_to"]).startswith("1997-09-30")
+        m = next(m for m in ms if m["model_id"] == out["model_id"])
+        assert abs(m["params"]["r"] - 0.2426) < 1e-3 and str(m["data_to"]).startswith("1997-09-30")
+        g = list_models(st.scope("default"), "churn_gbm")
+        assert g and g[0]["metrics"]["test"]["cutoff"] == "1998-04-02" and g[0]["params"]["features"][0] == "orders"
     finally:
         st.close()

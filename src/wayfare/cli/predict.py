@@ -1,4 +1,4 @@
-"""Prediction commands: clv (BG/NBD + Gamma-Gamma) and churn (cross-validated evaluation)."""
+"""Prediction commands: clv (BG/NBD or Pareto/NBD + Gamma-Gamma), churn, propensity, next-action, score, backtest."""
 
 from __future__ import annotations
 
@@ -132,6 +132,9 @@ def churn(
     label: str = typer.Option("Churn", "--label", help="Profile trait holding the churn label (Yes/No, true/false, 1/0)."),
     folds: int = typer.Option(5, "--folds", help="Cross-validation folds."),
     limit: int = typer.Option(50, "--limit", help="Customers listed when scoring (highest risk first)."),
+    model: str = typer.Option("gbm", "--model", help="Scoring model: gbm (LightGBM on behaviour + P(alive)) or p-alive."),
+    horizon: int = typer.Option(90, "--horizon", help="gbm: churn = no purchase in the next N days."),
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -139,15 +142,23 @@ def churn(
 
     Protected attributes (wayfare.predict.churn.PROTECTED_ATTRIBUTES, extend with WAYFARE_PROTECTED) are never features.
 
-    Without --evaluate: churn risk per customer from purchases (1 - BG/NBD P(alive)) with a reason in words.
+    Without --evaluate: churn risk per customer from purchases. --model gbm (default) trains LightGBM on
+    behavioural features with time-split labels, reports its AUC beside P(alive)'s on the latest window,
+    and gives SHAP reasons in words; --model p-alive uses 1 - BG/NBD P(alive).
 
     Example: wayfare predict churn --evaluate --label Churn --json
+    Example: wayfare predict churn --horizon 90 --limit 20
     """
     sc = scope(workspace)
+    if not evaluate and model == "gbm":
+        _gbm_command(sc, "churn", horizon, event, limit, json)
+        return
+    if not evaluate and model != "p-alive":
+        raise ValidationError(f"unknown model {model!r}; use gbm or p-alive", where="--model")
     if not evaluate:
         from ..predict.reasons import churn_reason
         with progress("Scoring churn risk"):
-            _, s, bg, _ = _fit_at(sc, "Order Completed", None)
+            _, s, bg, _ = _fit_at(sc, event, None)
         s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
         s["churn_risk"] = 1 - s["p_alive"]
         s = s.sort_values("churn_risk", ascending=False).head(limit)
@@ -173,6 +184,39 @@ def churn(
         console.print(f"Protected attributes left out: {', '.join(d['excluded_protected']) or 'none present'}")
 
     emit(res, json, render)
+
+
+def _gbm_command(sc, target: str, horizon: int, event: str, limit: int, json: bool) -> None:
+    from ..predict.gbm import time_split
+    from ..predict.registry import save_model
+
+    with progress(f"Training and scoring {target} (time split)") as update:
+        r = time_split(sc, target, horizon, event, progress=update)
+    top = r.scores.sort_values(ascending=False).head(limit)
+    why = r.reasons(top.index)
+    ev = r.evaluation
+    mid = save_model(sc, f"{target}_gbm", {"features": r.model.features, "horizon_days": horizon, "cutoffs": r.cutoffs},
+                     {k: ev[k] for k in ("auc", "top_decile_lift", "compare", "train", "test")},
+                     data_to=pd.Timestamp(r.cutoffs["now"]).to_pydatetime())
+    key = "churn_risk" if target == "churn" else "propensity"
+    data = {"model": "lightgbm+p_alive", "model_id": mid, "target": target, "horizon_days": horizon, "as_of": r.cutoffs["now"],
+            "evaluation": ev, "auc": ev["auc"],
+            "customers": [{"person_id": pid, key: float(v), "reasons": why.get(pid, [])} for pid, v in top.items()]}
+
+    def render(d: dict) -> None:
+        e = d["evaluation"]
+        console.print(f"Time split: trained on labels from {e['train']['cutoff']}, tested on {e['test']['label_window']}")
+        c = e["compare"]
+        console.print(f"ROC AUC  LightGBM+P(alive) {c['gbm+p_alive']:.3f}  LightGBM {c['gbm']:.3f}  P(alive) alone "
+                      f"{c['p_alive']:.3f}; top-decile lift {e['top_decile_lift']:.2f}")
+        tb = Table(title=f"{target}: highest first")
+        for col in ("customer", key, "why"):
+            tb.add_column(col)
+        for x in d["customers"]:
+            tb.add_row(x["person_id"], f"{x[key]:.0%}", "; ".join(x["reasons"]))
+        console.print(tb)
+
+    emit(data, json, render)
 
 
 def _fit_at(sc, event: str, cutoff: pd.Timestamp | None):
@@ -230,56 +274,66 @@ def backtest(
     emit(data, json, lambda d: console.print_json(data=d))
 
 
-ACTIONS = [
-    # name, channel, cost, needs consent, eligibility
-    {"action": "win_back_offer", "channel": "email", "cost": 2.0, "uplift": 0.10},
-    {"action": "thank_you", "channel": "email", "cost": 0.05, "uplift": 0.02},
-    {"action": "review_request", "channel": "email", "cost": 0.05, "uplift": 0.01},
-    {"action": "check_in_call", "channel": "phone", "cost": 8.0, "uplift": 0.15},
-    {"action": "do_nothing", "channel": None, "cost": 0.0, "uplift": 0.0},
-]
-
-
 @predict_app.command("next-action")
 def next_action(
     event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
-    limit: int = typer.Option(50, "--limit", help="Customers listed (highest expected value first)."),
+    limit: int = typer.Option(50, "--limit", help="Customers listed (highest expected 12-month value first)."),
+    per_week: int = typer.Option(2, "--max-per-week", help="Contact limit: marketing messages per 7 days."),
+    per_month: int = typer.Option(4, "--max-per-month", help="Contact limit: marketing messages per 30 days."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
-    """Per customer the action with the highest expected value (uplift × value − cost), respecting email consent.
+    """Per customer the action with the highest expected value (uplift × order value − cost), within consent and contact limits.
 
-    Example: wayfare predict next-action --json
+    Uplift per action is measured from past campaigns with a holdout group (flow entries with variant 'holdout',
+    or imported events with campaign/variant properties); without such history the catalogue's prior is used and said so.
+
+    Example: wayfare predict next-action --limit 20 --json
     """
-    from ..privacy import consent_status
+    from ..predict.nba import ContactLimits
+    from ..predict.score import score_customers
 
     sc = scope(workspace)
-    with progress("Scoring customers"):
-        _, s, bg, gg = _fit_at(sc, event, None)
-    s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
-    s["value"] = (bg.conditional_expected_number_of_purchases_up_to_time(52, s["frequency"], s["recency"], s["T"])
-                  * gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"]))
-    s["risk"] = 1 - s["p_alive"]
-    s = s.sort_values("value", ascending=False).head(limit)
-    recs = []
-    for pid, r in s.iterrows():
-        email_ok = consent_status(sc, pid, "email") == "granted"
-        best, ev_best, why = ACTIONS[-1], 0.0, "nothing worth its cost"
-        for a in ACTIONS[:-1]:
-            if a["channel"] == "email" and not email_ok:
-                continue
-            if a["action"] in ("win_back_offer", "check_in_call") and r["risk"] < 0.5:
-                continue
-            if a["action"] == "review_request" and r["frequency"] < 1:
-                continue
-            ev = a["uplift"] * (r["value"] + (r["risk"] * r["monetary_value"])) - a["cost"]
-            if ev > ev_best:
-                best, ev_best = a, ev
-                why = (f"P(alive) {r['p_alive']:.0%}, expected 12-month value {r['value']:.2f}; "
-                       f"last purchase {7 * (r['T'] - r['recency']):.0f} days ago")
-        recs.append({"person_id": pid, "action": best["action"], "channel": best["channel"], "expected_value": round(ev_best, 2),
-                     "p_alive": float(r["p_alive"]), "value": float(r["value"]), "email_consent": email_ok, "reason": why})
-    emit({"recommendations": recs, "catalogue": ACTIONS}, json, lambda d: console.print_json(data=d))
+    with progress("Scoring customers") as update:
+        res = score_customers(sc, event, limits=ContactLimits(per_week, per_month), progress=update)
+    f = res.frame[res.frame["orders"] > 0].sort_values("clv", ascending=False).head(limit)
+    recs = [{"person_id": pid, "action": r["action"], "channel": r["channel"], "expected_value": round(float(r["expected_value"]), 2),
+             "churn_risk": float(r["churn_risk"]), "propensity_30d": float(r["propensity"]), "value": float(r["clv"]),
+             "email_consent": bool(r["email_ok"]), "reason": r["reason"],
+             "churn_reasons": r["churn_reasons"] if isinstance(r["churn_reasons"], list) else []} for pid, r in f.iterrows()]
+    s = res.summary()
+    emit({"as_of": res.as_of, "recommendations": recs, "actions": s["actions"], "uplift": res.uplift, "catalogue": s["catalogue"],
+          "models": res.model_ids}, json, lambda d: console.print_json(data=d))
+
+
+@predict_app.command("score")
+def score(
+    write_traits: bool = typer.Option(False, "--write-traits", help="Write churn_risk, purchase_propensity_30d, clv, "
+                                      "next_action (and reasons) onto each profile, for segments and flow triggers."),
+    event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
+    workspace: str = WorkspaceOpt,
+    json: bool = JsonOpt,
+) -> None:
+    """Score every customer: churn risk, 30-day purchase propensity, CLV and next best action, with reasons.
+
+    With --write-traits the scores become profile traits, so a segment such as `traits.churn_risk > 0.7` or a
+    flow with `trigger: {score: churn_risk, above: 0.7}` picks them up.
+
+    Example: wayfare predict score --write-traits --json
+    """
+    from ..predict import score as scoring
+
+    sc = scope(workspace)
+    with progress("Scoring every customer") as update:
+        res = scoring.score_customers(sc, event, progress=update)
+        written = scoring.write_traits(sc, res) if write_traits else 0
+    s = res.summary()
+    data = {"as_of": s["as_of"], "customers": s["customers"], "models": s["models"], "traits_written": written,
+            "traits": list(scoring.TRAITS) if write_traits else [], "actions": s["actions"],
+            "churn_auc": s["churn"]["auc"], "propensity_auc": s["propensity"]["auc"],
+            "churn_compare": s["churn"]["compare"], "propensity_compare": s["propensity"]["compare"],
+            "high_risk": int((res.frame["churn_risk"] >= 0.7).sum()), "uplift": s["uplift"]}
+    emit(data, json, lambda d: console.print_json(data=d))
 
 
 @predict_app.command("propensity")
@@ -287,6 +341,7 @@ def propensity(
     days: int = typer.Option(30, "--days", help="Window: will the customer buy in the next N days?"),
     event: str = typer.Option("Order Completed", "--event", help="Which event counts as a purchase."),
     limit: int = typer.Option(50, "--limit", help="Customers listed (most likely first)."),
+    model: str = typer.Option("gbm", "--model", help="gbm (LightGBM on behaviour + P(alive), SHAP reasons) or bgnbd."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -297,6 +352,11 @@ def propensity(
     from sklearn.metrics import roc_auc_score
 
     sc = scope(workspace)
+    if model == "gbm":
+        _gbm_command(sc, "propensity", days, event, limit, json)
+        return
+    if model != "bgnbd":
+        raise ValidationError(f"unknown model {model!r}; use gbm or bgnbd", where="--model")
     with progress("Scoring propensity"):
         tx, s, bg, _ = _fit_at(sc, event, None)
         last = pd.Timestamp(tx["ts"].max()).normalize()

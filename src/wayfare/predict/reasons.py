@@ -15,7 +15,7 @@ def churn_reason(days_since: float, typical_gap: float | None, p_alive: float) -
 
 # Features that tell one story are summed into one reason, so a person gets distinct sentences.
 GROUPS: dict[str, tuple[str, ...]] = {
-    "rhythm": ("days_since_last_order", "overdue_ratio", "mean_gap_days", "p_alive", "tenure_days"),
+    "rhythm": ("days_since_last_order", "overdue_ratio", "mean_gap_days", "p_alive", "bgnbd_expected", "tenure_days"),
     "frequency": ("orders", "orders_30d", "orders_90d", "orders_365d"),
     "value": ("spend", "avg_order_value", "spend_90d"),
     "review": ("reviews", "last_rating", "days_since_last_review", "last_review_topic"),
