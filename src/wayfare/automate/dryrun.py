@@ -83,7 +83,7 @@ def dry_run(scope: Scope, flow: Flow, person_id: str, start: dt.datetime | None 
                            recent_marketing=recent, now=at, tz=facts.tz)
             if d.verdict == "defer" and d.until:
                 plan.append({"at": at, "step": i, "type": "deferred", "what": d.reason})
-                at = d.until
+                at = now = d.until  # the entry waits with it
             verdict = "send" if d.verdict in ("send", "defer") else "skip"
             if verdict == "send" and purpose == "marketing":
                 recent += 1

@@ -18,7 +18,7 @@ __all__ = ["pending_approvals", "decide_approval", "open_tasks", "complete_task"
 def pending_approvals(scope: Scope, limit: int = 200) -> list[dict[str, Any]]:
     rows = scope.rows(
         "SELECT a.approval_id, a.flow, a.person_id, a.step, CAST(a.payload AS VARCHAR), a.created_at, a.due_at, "
-        "a.on_timeout, p.traits->>'email', p.traits->>'name' FROM approvals a LEFT JOIN profiles p USING (person_id) "
+        "a.on_timeout, p.traits->>'email', coalesce(p.traits->>'name', p.traits->>'first_name') FROM approvals a LEFT JOIN profiles p USING (person_id) "
         "WHERE a.status = 'pending' ORDER BY a.created_at LIMIT $n", {"n": limit})
     out = []
     for aid, flow, pid, step, payload, created, due, on_timeout, email, name in rows:
@@ -55,8 +55,8 @@ def decide_approval(scope: Scope, item_id: str, decision: str, user_email: str,
         c.execute("UPDATE main.approvals SET status = ?, payload = ?, decided_at = ?, decided_by = ? WHERE "
                   "workspace_id = ? AND approval_id = ?", [new, orjson.dumps(body).decode(), now, user_email, ws,
                                                             item_id])
-        c.execute("UPDATE main.flow_entries SET wake_at = least(coalesce(wake_at, ?), ?) WHERE workspace_id = ? AND "
-                  "entry_id = ? AND status = 'active'", [now, now, ws, entry_id])
+        c.execute("UPDATE main.flow_entries SET wake_at = NULL WHERE workspace_id = ? AND entry_id = ? AND "
+                  "status = 'active'", [ws, entry_id])  # due on the very next run
         record(c, ws, flow, (entry_id, pid, None), step, "approval", new,
                f"by {user_email}" + (" (edited)" if edits else ""))
     return {"id": item_id, "status": new, "by": user_email}
