@@ -19,11 +19,11 @@ from .errors import WayfareError  # noqa: E402
 from .store import Scope, Store, open_store  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import NEXT_ACTIONS, Workbench, open  # noqa: A004
+    from .api import Workbench, open  # noqa: A004
 
-__all__ = ["__version__", "WayfareError", "Scope", "Store", "open_store", "open", "Workbench", "NEXT_ACTIONS"]
+__all__ = ["__version__", "WayfareError", "Scope", "Store", "open_store", "open", "Workbench"]
 
-_LAZY = {"open": "api", "Workbench": "api", "NEXT_ACTIONS": "api"}
+_LAZY = {"open": "api", "Workbench": "api"}
 
 
 def __getattr__(name: str) -> Any:

@@ -28,19 +28,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .analytics import Tables
 
-__all__ = ["NEXT_ACTIONS", "Workbench", "open"]
+__all__ = ["Workbench", "open"]
 
 _ORDER = "Order Completed"
-
-#: The next-best-action catalogue: action, channel, cost per contact, expected uplift in purchase probability.
-NEXT_ACTIONS: list[dict[str, Any]] = [
-    {"action": "win_back_offer", "channel": "email", "cost": 2.0, "uplift": 0.10},
-    {"action": "thank_you", "channel": "email", "cost": 0.05, "uplift": 0.02},
-    {"action": "review_request", "channel": "email", "cost": 0.05, "uplift": 0.01},
-    {"action": "check_in_call", "channel": "phone", "cost": 8.0, "uplift": 0.15},
-    {"action": "do_nothing", "channel": None, "cost": 0.0, "uplift": 0.0},
-]
-
 
 def _frame(rows: Any, raw: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
@@ -353,8 +343,9 @@ class Workbench:
         """
         from .predict import customer_lifetime_value
 
+        cal = _date(calibration_end, "calibration_end")
         tx = self._purchases(event)
-        end = _date(calibration_end, "calibration_end") or pd.Timestamp(tx["ts"].max()).normalize()
+        end = cal or pd.Timestamp(tx["ts"].max()).normalize()
         s, bg, gg = self._fit(tx, end)
         s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
         hw = horizon_days / 7.0
@@ -371,13 +362,24 @@ class Workbench:
         df.attrs["raw"] = raw
         return df
 
-    def churn(self, *, evaluate: bool = False, label: str = "Churn", folds: int = 5, event: str = _ORDER
-              ) -> pd.DataFrame:
-        """Churn risk (``wayfare predict churn``).
+    def churn(self, *, model: str = "gbm", horizon_days: int = 90, evaluate: bool = False, label: str = "Churn",
+              folds: int = 5, event: str = _ORDER) -> pd.DataFrame:
+        """Churn risk per customer, riskiest first (``wayfare predict churn``).
 
-        Without ``evaluate``: per customer 1 - BG/NBD P(alive) with a reason in words, riskiest first.
-        With ``evaluate``: cross-validated ROC AUC, calibration and lift of a model on profile traits
-        labelled by the trait ``label`` (protected attributes are never features); one row.
+        Args:
+            model: ``gbm`` (LightGBM on behavioural features and P(alive), trained on a time split: churn = no
+                purchase in the next ``horizon_days``; reasons from SHAP) or ``p-alive`` (1 - BG/NBD P(alive)).
+            horizon_days: the churn horizon of the ``gbm`` model.
+            evaluate: instead of scoring, cross-validate a model on profile traits labelled by the trait
+                ``label`` (a customer table with a churn column, e.g. Telco); protected attributes are never
+                features. Returns one row (ROC AUC, its spread, top-decile lift).
+            label: the trait holding the churn label (with ``evaluate``).
+            folds: cross-validation folds (with ``evaluate``).
+            event: which event counts as a purchase.
+
+        Returns:
+            person_id, churn_risk and reasons (``gbm``) or p_alive and reason (``p-alive``); the time-split
+            evaluation (AUC beside P(alive)'s) is in ``attrs["raw"]``. Nothing is saved to the model registry.
         """
         if evaluate:
             import orjson
@@ -393,6 +395,19 @@ class Workbench:
                 raise ValidationError("too few labelled profiles to evaluate", where="churn(label)")
             res = evaluate_churn(df, label, folds=folds)
             return _frame([{k: v for k, v in res.items() if not isinstance(v, dict | list)}], res)
+        if model == "gbm":
+            from .predict import time_split
+
+            r = time_split(self.scope, "churn", horizon_days, event)
+            scores = r.scores.sort_values(ascending=False)
+            why = r.reasons(scores.index)
+            df = pd.DataFrame({"person_id": scores.index, "churn_risk": scores.to_numpy(float),
+                               "reasons": [why.get(p, []) for p in scores.index]})
+            df.attrs["raw"] = {"model": "lightgbm+p_alive", "target": "churn", "horizon_days": horizon_days,
+                               "as_of": r.cutoffs["now"], "evaluation": r.evaluation, "auc": r.evaluation["auc"]}
+            return df
+        if model != "p-alive":
+            raise ValidationError(f"unknown model {model!r}; use gbm or p-alive", where="churn(model)")
         from .predict import churn_reason
 
         tx = self._purchases(event)
@@ -406,42 +421,36 @@ class Workbench:
         df.attrs["raw"] = {"model": "bgnbd_p_alive", "customers": len(df)}
         return df
 
-    def next_action(self, *, limit: int = 50, event: str = _ORDER) -> pd.DataFrame:
-        """The best next action per customer (``wayfare predict next-action``), by expected value, respecting
-        email consent. Columns: person_id, action, channel, expected_value, p_alive, value, email_consent, reason.
+    def next_action(self, *, limit: int | None = 50, max_per_week: int = 2, max_per_month: int = 4,
+                    event: str = _ORDER) -> pd.DataFrame:
+        """The best next action per customer (``wayfare predict next-action``): highest expected value (uplift ×
+        order value − cost) within consent and contact limits, highest expected 12-month value first.
 
-        The action catalogue (:data:`NEXT_ACTIONS`) and the scoring mirror ``wayfare predict next-action``,
-        built on ``wayfare.predict``'s public fitters; the test suite checks both give the same figures.
+        Uplift per action is measured from past campaigns with a holdout group where there are any, else the
+        catalogue's prior (``attrs["raw"]["uplift"]`` says which). Columns: person_id, action, channel,
+        expected_value, churn_risk, propensity_30d, value, email_consent, reason, churn_reasons.
+
+        Args:
+            limit: customers returned (None: all buyers).
+            max_per_week: contact limit, marketing messages per 7 days.
+            max_per_month: contact limit, marketing messages per 30 days.
+            event: which event counts as a purchase.
         """
-        from .privacy import consent_status
+        from .predict import ContactLimits, score_customers
 
-        tx = self._purchases(event)
-        s, bg, gg = self._fit(tx, pd.Timestamp(tx["ts"].max()).normalize())
-        s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
-        s["value"] = (bg.conditional_expected_number_of_purchases_up_to_time(52, s["frequency"], s["recency"], s["T"])
-                      * gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"]))
-        s["risk"] = 1 - s["p_alive"]
-        s = s.sort_values("value", ascending=False).head(limit)
-        recs = []
-        for pid, r in s.iterrows():
-            email_ok = consent_status(self.scope, pid, "email") == "granted"
-            best, ev_best, why = NEXT_ACTIONS[-1], 0.0, "nothing worth its cost"
-            for a in NEXT_ACTIONS[:-1]:
-                if a["channel"] == "email" and not email_ok:
-                    continue
-                if a["action"] in ("win_back_offer", "check_in_call") and r["risk"] < 0.5:
-                    continue
-                if a["action"] == "review_request" and r["frequency"] < 1:
-                    continue
-                ev = a["uplift"] * (r["value"] + (r["risk"] * r["monetary_value"])) - a["cost"]
-                if ev > ev_best:
-                    best, ev_best = a, ev
-                    why = (f"P(alive) {r['p_alive']:.0%}, expected 12-month value {r['value']:.2f}; "
-                           f"last purchase {7 * (r['T'] - r['recency']):.0f} days ago")
-            recs.append({"person_id": pid, "action": best["action"], "channel": best["channel"],
-                         "expected_value": round(ev_best, 2), "p_alive": float(r["p_alive"]), "value": float(r["value"]),
-                         "email_consent": email_ok, "reason": why})
-        return _frame(recs, {"recommendations": recs, "catalogue": NEXT_ACTIONS})
+        res = score_customers(self.scope, event, limits=ContactLimits(max_per_week, max_per_month), save=False)
+        f = res.frame[res.frame["orders"] > 0].sort_values("clv", ascending=False)
+        if limit is not None:
+            f = f.head(limit)
+        recs = [{"person_id": pid, "action": r["action"], "channel": r["channel"],
+                 "expected_value": round(float(r["expected_value"]), 2), "churn_risk": float(r["churn_risk"]),
+                 "propensity_30d": float(r["propensity"]), "value": float(r["clv"]), "email_consent": bool(r["email_ok"]),
+                 "reason": r["reason"],
+                 "churn_reasons": r["churn_reasons"] if isinstance(r["churn_reasons"], list) else []}
+                for pid, r in f.iterrows()]
+        s = res.summary()
+        return _frame(recs, {"as_of": res.as_of, "recommendations": recs, "actions": s["actions"], "uplift": res.uplift,
+                             "catalogue": s["catalogue"]})
 
     # -- automations and people -------------------------------------------------------------------------------------
     def flow_stats(self, name: str) -> pd.DataFrame:

@@ -279,4 +279,5 @@ class Scope:
 
 
 def open_store(path: str | os.PathLike | None = None, *, read_only: bool = False) -> Store:
+    """Open (or create and migrate) the store file; default ``$WAYFARE_DB`` or ``./wayfare.db``."""
     return Store(path, read_only=read_only)
