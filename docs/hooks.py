@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,8 @@ SETTINGS: dict[str, str] = {
     "WAYFARE_WEBHOOK_SECRET": "Secret for the HMAC-SHA256 signature header on webhook calls.",
     "WAYFARE_LLM_URL": "An OpenAI-compatible chat endpoint for the assistant's answers; without it the "
                        "assistant answers extractively from the knowledge base.",
+    "WAYFARE_ASSISTANT_RETRIEVAL": "The assistant's retrieval: `auto` (BM25 + sentence embeddings when "
+                                   "`wayfare[embeddings]` is installed, else BM25), `bm25` or `hybrid`.",
     "WAYFARE_LLM_KEY": "Bearer key for `WAYFARE_LLM_URL`.",
     "WAYFARE_LLM_MODEL": "Model name sent to `WAYFARE_LLM_URL`.",
     "WAYFARE_PROTECTED": "Extra profile traits (comma-separated) never used as churn features, beside the "
@@ -107,38 +110,55 @@ def _literal(node: ast.AST | None) -> Any:
         return ast.unparse(node)
 
 
+def _constant(rel: str, name: str) -> Any:
+    import importlib
+
+    mod = rel.removeprefix("src/").removesuffix(".py").replace("/", ".")
+    try:
+        return getattr(importlib.import_module(mod), name)
+    except (ImportError, AttributeError):
+        return name
+
+
 def settings_found() -> dict[str, dict[str, Any]]:
-    """``WAYFARE_*`` names read in ``src/`` (``os.environ.get``/``getenv``/``environ[...]``/``envvar=``) with the
-    default given there (the first literal default found) and the places they are read."""
+    """``WAYFARE_*`` names read in ``src/`` -- any call whose first argument is the name (``os.environ.get``,
+    ``os.getenv``, a helper such as ``_rate("WAYFARE_X", 1000)``), ``os.environ["WAYFARE_X"]`` and Typer's
+    ``envvar=`` -- with the default given there (the call's second argument, the ``or`` fallback of
+    ``os.environ.get(...) or "auto"``, or the option's default) and the places they are read."""
+    name_re = re.compile(r"^WAYFARE_[A-Z0-9_]+$")
+
+    def is_name(node: ast.AST) -> bool:
+        return isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(name_re.match(node.value))
+
     found: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, default: Any, where: str) -> None:
+        e = found.setdefault(name, {"default": None, "where": []})
+        if e["default"] in (None, "") and default not in (None, ""):
+            e["default"] = default
+        if where not in e["where"]:
+            e["where"].append(where)
+
     for py in sorted(SRC.rglob("*.py")):
         tree = ast.parse(py.read_text(encoding="utf-8"))
         rel = py.relative_to(ROOT).as_posix()
+        fallbacks: dict[int, Any] = {}  # id(call) -> the `or` fallback
         for node in ast.walk(tree):
-            name, default, has = None, None, False
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and isinstance(node.values[0], ast.Call):
+                fallbacks[id(node.values[0])] = _literal(node.values[1])
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call):
-                f = node.func
-                fname = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
-                if fname in ("get", "getenv", "setdefault") and node.args and isinstance(node.args[0], ast.Constant) \
-                        and str(node.args[0].value).startswith("WAYFARE_"):
-                    name = node.args[0].value
-                    if len(node.args) > 1:
-                        default, has = _literal(node.args[1]), True
+                if node.args and is_name(node.args[0]):
+                    default = _literal(node.args[1]) if len(node.args) > 1 else fallbacks.get(id(node))
+                    add(node.args[0].value, default, f"{rel}:{node.lineno}")
                 for kw in node.keywords:
-                    if kw.arg == "envvar" and isinstance(kw.value, ast.Constant) and str(kw.value.value).startswith("WAYFARE_"):
-                        name = kw.value.value
-                        if node.args:
-                            default, has = _literal(node.args[0]), True
-            elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
-                    and str(node.slice.value).startswith("WAYFARE_"):
-                name = node.slice.value
-            if name:
-                e = found.setdefault(name, {"default": None, "where": []})
-                if has and e["default"] in (None, "") and default not in (None, ""):
-                    e["default"] = default
-                where = f"{rel}:{node.lineno}"
-                if where not in e["where"]:
-                    e["where"].append(where)
+                    if kw.arg == "envvar" and is_name(kw.value):
+                        default = _literal(node.args[0]) if node.args else None
+                        if node.args and isinstance(node.args[0], ast.Name):  # a module constant: its value
+                            default = _constant(rel, node.args[0].id)
+                        add(kw.value.value, default, f"{rel}:{node.lineno}")
+            elif isinstance(node, ast.Subscript) and is_name(node.slice):
+                add(node.slice.value, None, f"{rel}:{node.lineno}")
     return found
 
 

@@ -1,5 +1,6 @@
 """The knowledge base of a workspace, as stored: ingest a folder, reload it when its files change, and
-keep one BM25 index per workspace in memory until the passages change."""
+keep one index per workspace in memory until the passages change: BM25, or BM25 with sentence embeddings
+(hybrid) when the optional embedding extra is installed (see ``semantic``)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from ..store import Scope, utcnow
 from .conversations import tx
 from .kb import Passage, bundled_kb, fingerprint, load_dir
 from .retrieval import Index
+from .semantic import HybridIndex, encoder, mode
 
 __all__ = ["ingest", "passages", "index_for", "settings", "reload_if_changed", "identity_secret", "user_hash",
            "verify_user"]
 
-_cache: dict[tuple[str, str], tuple[tuple, Index]] = {}
+_cache: dict[tuple[str, str], tuple[tuple, Index | HybridIndex]] = {}
 _lock = threading.Lock()
 
 
@@ -87,16 +89,18 @@ def passages(scope: Scope) -> list[Passage]:
     return [Passage(r[0], r[1] or "", r[2], orjson.loads(r[3]) if r[3] else [], r[4]) for r in rows]
 
 
-def index_for(scope: Scope) -> Index:
-    """The workspace's index; the bundled demo restaurant knowledge base when none was ingested."""
+def index_for(scope: Scope) -> Index | HybridIndex:
+    """The workspace's index; the bundled demo restaurant knowledge base when none was ingested. Hybrid
+    (BM25 + embeddings) when the embedding extra is installed, unless WAYFARE_ASSISTANT_RETRIEVAL=bm25."""
     key = (scope.store.path, scope.workspace_id)
-    version = scope.one("SELECT count(*), max(loaded_at) FROM assistant_passages")
+    version = (*scope.one("SELECT count(*), max(loaded_at) FROM assistant_passages"), mode())
     with _lock:
         hit = _cache.get(key)
         if hit and hit[0] == version:
             return hit[1]
     ps = passages(scope) if version and version[0] else load_dir(bundled_kb())
-    idx = Index(ps)
+    encode = encoder()
+    idx: Index | HybridIndex = HybridIndex(ps, encode) if encode is not None else Index(ps)
     with _lock:
         _cache[key] = (version, idx)
     return idx
