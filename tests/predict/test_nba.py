@@ -61,8 +61,21 @@ def test_uplift_is_measured_from_treated_versus_holdout(salon):
             if bought:
                 ev.append((who, "Order Completed", "2026-03-10 12:00", {}, 50.0))
             ev.append((who, "Order Completed", "2026-05-20 12:00", {}, 50.0))  # outside the 30-day window
+        # a flow with a holdout split (automate writes variant on its entries): 60 treated, 40 held out
+        ids = [f"fl-{i}" for i in range(100)]
+        for i, who in enumerate(ids):
+            ev.append((who, "Signed Up", "2026-03-30 09:00", {}))
+            if (i < 60 and i % 2 == 0) or (i >= 60 and i % 4 == 0):  # 50 % vs 25 %
+                ev.append((who, "Order Completed", "2026-04-15 12:00", {}, 80.0))
         track(sc, ev)
+        pid = dict(sc.rows("SELECT DISTINCT user_id, person_id FROM events WHERE user_id LIKE 'fl-%'"))
+        sc.write("INSERT INTO main.flow_entries (workspace_id, entry_id, flow, person_id, step, status, entered_at, "
+                 "updated_at, variant) SELECT $__ws, 'e-' || p, 'vip-check-in', p, 0, 'done', TIMESTAMP '2026-04-01 09:00', "
+                 "TIMESTAMP '2026-04-01 09:00', v FROM (SELECT unnest($ids) AS p, unnest($vs) AS v)",
+                 {"ids": [pid[i] for i in ids], "vs": ["call"] * 60 + ["holdout"] * 40})
         up = measure_uplift(sc, 30)
+    c = up["check_in_call"]
+    assert c["treated"] == 60 and c["holdout"] == 40 and c["measured"] == pytest.approx(0.25) and "vip-check-in" in c["source"]
     w = up["win_back_offer"]
     assert w["treated"] == 200 and w["holdout"] == 200
     assert w["treated_rate"] == pytest.approx(0.40) and w["holdout_rate"] == pytest.approx(0.10)
