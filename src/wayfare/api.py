@@ -454,13 +454,18 @@ class Workbench:
 
     # -- automations and people -------------------------------------------------------------------------------------
     def flow_stats(self, name: str) -> pd.DataFrame:
-        """Entries and sends of a flow by status (``wayfare flows stats``): rows of kind, status, count."""
+        """A flow's results (``wayfare flows stats``): one row per variant (``all``, A/B variants, ``holdout``)
+        with people entered, converted (the flow's goal event within its attribution window), rate and revenue.
+
+        Entries by status, messages by channel and status, opens, clicks and the uplift against the holdout
+        (difference with its interval) are in ``attrs["raw"]``.
+        """
         from .automate import flow_stats
 
         data = flow_stats(self.scope, name)
-        rows = [{"kind": "entries", "status": k, "count": v} for k, v in data["entries"].items()]
-        rows += [{"kind": "sends", "status": k, "count": v} for k, v in data["sends"].items()]
-        return _frame(rows, data, ["kind", "status", "count"])
+        by_var = (data.get("conversions") or {}).get("by_variant") or {}
+        rows = [{"variant": v, **g} for v, g in by_var.items()]
+        return _frame(rows, data, ["variant", "entered", "converted", "rate", "revenue"])
 
     def profile(self, person: str, *, limit: int = 50) -> pd.DataFrame:
         """One person's timeline, newest first (``wayfare profile``); the unified profile (identities,

@@ -88,12 +88,13 @@ def test_the_settings_scan_finds_settings_read_every_way(tmp_path, monkeypatch):
     src = tmp_path / "src" / "wayfare"
     src.mkdir(parents=True)
     (src / "m.py").write_text('import os\nA = os.environ.get("WAYFARE_A", "x")\nB = os.getenv("WAYFARE_B")\n'
-                              'C = os.environ["WAYFARE_C"]\nimport typer\nD = typer.Option(3, envvar="WAYFARE_D")\n')
+                              'C = os.environ["WAYFARE_C"]\nimport typer\nD = typer.Option(3, envvar="WAYFARE_D")\n'
+                              'E = os.environ.get("WAYFARE_E") or "auto"\nF = _rate("WAYFARE_F", 10)\n')
     monkeypatch.setattr(hooks, "SRC", src)
     monkeypatch.setattr(hooks, "ROOT", tmp_path)
     found = hooks.settings_found()
     assert {k: v["default"] for k, v in found.items()} == {"WAYFARE_A": "x", "WAYFARE_B": None, "WAYFARE_C": None,
-                                                            "WAYFARE_D": 3}
+                                                            "WAYFARE_D": 3, "WAYFARE_E": "auto", "WAYFARE_F": 10}
     assert found["WAYFARE_A"]["where"] == ["src/wayfare/m.py:2"]
     md = hooks.settings_markdown()
     assert "**undocumented**" in md  # WAYFARE_A has no sentence: the strict build fails on the warning
