@@ -148,3 +148,27 @@ def rfm_segments(orders: list[tuple]) -> dict[str, str]:
         return "Hibernating"
 
     return {p: name(r[p], f[p]) for p in last}
+
+
+def funnel_levels_loose(events: list[tuple], steps: list[str], within: int) -> dict[str, int]:
+    """Loose order, by brute force: step k is reached when some window [s, s + within] starting at one of
+    the person's step events holds a match of each of steps 1..k (one event may match several steps)."""
+    by = defaultdict(list)
+    for p, ts, ev in events:
+        by[p].append((ts, ev))
+    w = dt.timedelta(seconds=within)
+    out = {}
+    for p, evs in by.items():
+        if not any(ev == steps[0] for _, ev in evs):
+            continue
+        best = 1
+        for s, ev0 in evs:
+            if ev0 not in steps:
+                continue
+            inside = {ev for ts, ev in evs if s <= ts <= s + w}
+            k = 0
+            while k < len(steps) and steps[k] in inside:
+                k += 1
+            best = max(best, k)
+        out[p] = best
+    return out

@@ -86,6 +86,7 @@ class FunnelQuery(BaseModel):
     within: int = 7 * 86400  # seconds from the first step
     exclusions: list[Exclusion] = []
     by: str | None = None  # "persona", "first_touch", "traits.x", an event column or a property of step 1
+    order: Literal["strict", "loose"] = "strict"  # loose: steps 1..k in any order within the window
 
     @field_validator("within", mode="before")
     @classmethod
@@ -93,6 +94,9 @@ class FunnelQuery(BaseModel):
         return parse_duration(v, "within")
 
     def model_post_init(self, _ctx) -> None:
+        if self.order == "loose" and self.exclusions:
+            raise ValidationError("exclusions sit between ordered steps; use --order strict with --exclude",
+                                  where="order")
         for x in self.exclusions:
             if not 1 <= x.after < x.before <= len(self.steps):
                 raise ValidationError(f"an exclusion must sit between two steps 1..{len(self.steps)}",
