@@ -98,3 +98,11 @@ def test_the_settings_scan_finds_settings_read_every_way(tmp_path, monkeypatch):
     assert found["WAYFARE_A"]["where"] == ["src/wayfare/m.py:2"]
     md = hooks.settings_markdown()
     assert "**undocumented**" in md  # WAYFARE_A has no sentence: the strict build fails on the warning
+
+
+@pytest.mark.slow
+def test_every_http_route_is_in_the_reference(site):
+    spec = _hooks().openapi_schema()
+    page = _text(site / "reference/http/index.html")
+    missing = [p for p in spec["paths"] if p not in page]
+    assert len(spec["paths"]) > 20 and missing == []
