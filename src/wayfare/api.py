@@ -32,6 +32,7 @@ __all__ = ["Workbench", "open"]
 
 _ORDER = "Order Completed"
 
+
 def _frame(rows: Any, raw: Any, columns: Sequence[str] | None = None) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
     df.attrs["raw"] = raw
