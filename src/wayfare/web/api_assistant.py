@@ -248,9 +248,14 @@ def register(app: FastAPI, state: Any) -> None:
     def inbox_show(conversation_id: str, request: Request) -> ORJSONResponse:
         def run() -> ORJSONResponse:
             from ..assistant.conversations import show
+            from .dashboard.base import json_default
+            from .dashboard.inbox import customer_view
 
             sc = scope_for(key_from_request(request), "admin")
-            return ORJSONResponse(show(sc, conversation_id[:100]))
+            got = show(sc, conversation_id[:100])
+            got["customer"] = customer_view(sc, got.get("customer"))  # + orders, prediction with reasons, tasks
+            return Response(orjson.dumps(got, default=json_default, option=orjson.OPT_NON_STR_KEYS),
+                            media_type="application/json")
 
         return guarded(run, False)
 
