@@ -19,10 +19,10 @@ from .policy import Decision, Policy, decide, get_policy, set_policy
 from .registry import disable_flow, enable_flow, get_flow, list_flows, stored_flows, validate_flow
 from .stats import flow_stats
 from .triggers import scan_triggers
-from .worker import Scheduler, reconcile, run_due
+from .worker import Scheduler, reconcile, run_due, run_until
 
 __all__ = ["dry_run", "EntryState", "Facts", "Step", "advance", "assign_variant", "complete_task", "decide_approval",
            "flows_for_person", "open_tasks", "pause_person", "pending_approvals", "resume_person", "trace",
            "load_flow", "load_text", "template_names", "templates", "Flow", "Decision", "Policy", "decide",
            "get_policy", "set_policy", "disable_flow", "enable_flow", "get_flow", "list_flows", "stored_flows",
-           "validate_flow", "flow_stats", "scan_triggers", "Scheduler", "reconcile", "run_due"]
+           "validate_flow", "flow_stats", "scan_triggers", "Scheduler", "reconcile", "run_due", "run_until"]

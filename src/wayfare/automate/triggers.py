@@ -215,6 +215,9 @@ def _schedule(con: Any, ws: str, flow: Flow, last: int, now: dt.datetime, defaul
 def wake_waiting(scope: Scope, now: dt.datetime) -> int:
     """Entries waiting for an event that has now happened become due at once."""
     from .journal import tx
+    if not scope.store.cursor().execute("SELECT count(*) FROM flow_entries WHERE workspace_id = ? AND status = "
+                                        "'active' AND wait_event IS NOT NULL", [scope.workspace_id]).fetchone()[0]:
+        return 0
     with tx(scope.store) as con:
         return int(con.execute(
             "UPDATE main.flow_entries f SET wake_at = ? WHERE workspace_id = ? AND status = 'active' AND "
@@ -230,12 +233,17 @@ def scan_triggers(scope: Scope, now: dt.datetime | None = None, limit: int = 200
     ws = scope.workspace_id
     n = 0
     tz = get_policy(scope).default_tz
+    rd = scope.store.cursor()
+    top_seq = rd.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?", [ws]).fetchone()[0]
+    cursors = dict(rd.execute("SELECT flow, last_seq FROM flow_cursors WHERE workspace_id = ?", [ws]).fetchall())
     for flow, _ in stored_flows(scope, only_enabled=True):
+        kind = flow.trigger.kind
+        if kind == "event" and cursors.get(flow.name, 0) >= top_seq:
+            continue  # no new events: nothing to do, no transaction
         with tx(scope.store) as con:
             row = con.execute("SELECT last_seq FROM flow_cursors WHERE workspace_id = ? AND flow = ?",
                               [ws, flow.name]).fetchone()
             last = row[0] if row else 0
-            kind = flow.trigger.kind
             if kind == "event":
                 top, cands = _event(con, ws, flow, last, now, limit)
             elif kind == "segment":

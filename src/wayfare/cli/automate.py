@@ -133,35 +133,27 @@ def test(flow: str = typer.Argument(..., help="A stored flow, a template name or
 
 
 @flows_app.command("run-due")
-def run_due_cmd(until: str = typer.Option(None, "--until", help="Simulate the clock forward to this ISO time."),
+def run_due_cmd(until: str = typer.Option(None, "--until", help="Simulate the clock forward to this ISO time (UTC)."),
                 workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
-    """Run what is due now (or at --until) without a server: triggers, then due entries.
+    """Run what is due now without a server; with --until, move the clock forward to that time, firing
+    every timer at its own time on the way.
 
     Example: wayfare flows run-due --until 2026-12-01T09:00:00
     """
-    from ..automate import reconcile, run_due, scan_triggers
-    now = _time(until, "--until") or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    from ..automate import reconcile, run_until
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    end = _time(until, "--until") or now
     sc = scope(workspace)
     reconciled = reconcile(sc)
-    entered = scan_triggers(sc, now)
-    total: dict = {}
-    due = sc.one("SELECT count(*) FROM flow_entries WHERE status = 'active' AND (wake_at IS NULL OR wake_at <= $t)",
-                 {"t": now})[0]
-    with progress("running due entries", total=int(due), quiet=json) as tick:
-        done = 0
-        for _ in range(1000):
-            res = run_due(sc, now, limit=500)
-            for k, v in res.items():
-                total[k] = total.get(k, 0) + v
-            done += res["due"] - res["errors"]
-            tick(min(done, int(due)), int(due))
-            if res["due"] < 500 or res["due"] == res["errors"]:
-                break
-    total.update(entered=entered, reconciled=reconciled, now=now)
+    span = max(1, int((end - min(now, end)).total_seconds()))
+    with progress("running flows", total=span, quiet=json) as tick:
+        t0 = min(now, end)
+        total = run_until(sc, end, start=t0, on_pass=lambda t: tick(int((t - t0).total_seconds()), span))
+    total.update(reconciled=reconciled, now=end)
     emit(total, json, lambda d: console.print(
-        f"entered {d['entered']}, due {d['due']}, sent {d['sent']}, skipped {d['skipped']}, deferred "
-        f"{d['deferred']}, tasks {d['tasks']}, approvals waiting {d['approvals']}, goals {d['goals']}, "
-        f"errors {d['errors']}"))
+        f"entered {d['entered']}, due {d.get('due', 0)}, sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
+        f"deferred {d.get('deferred', 0)}, tasks {d.get('tasks', 0)}, approvals waiting {d.get('approvals', 0)}, "
+        f"goals {d.get('goals', 0)}, errors {d.get('errors', 0)}"))
 
 
 @flows_app.command("approvals")
