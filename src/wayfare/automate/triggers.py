@@ -212,18 +212,35 @@ def _schedule(con: Any, ws: str, flow: Flow, last: int, now: dt.datetime, defaul
     return micros(now), [(f"{pid}:{o:%Y%m%dT%H%M}", pid, None, o) for o in occ for pid in people]
 
 
-def wake_waiting(scope: Scope, now: dt.datetime) -> int:
-    """Entries waiting for an event that has now happened become due at once."""
+def wake_waiting(scope: Scope, now: dt.datetime, flows: list[Flow] | None = None) -> int:
+    """Entries that must not sleep on: waiting for an event that has now happened, or in a flow whose goal
+    the person has reached. They become due at once (the worker then takes the branch or leaves the flow).
+    Waits and goals with property filters are checked when the entry wakes anyway."""
     from .journal import tx
-    if not scope.store.cursor().execute("SELECT count(*) FROM flow_entries WHERE workspace_id = ? AND status = "
-                                        "'active' AND wait_event IS NOT NULL", [scope.workspace_id]).fetchone()[0]:
-        return 0
-    with tx(scope.store) as con:
-        return int(con.execute(
-            "UPDATE main.flow_entries f SET wake_at = ? WHERE workspace_id = ? AND status = 'active' AND "
-            "wait_event IS NOT NULL AND wake_at > ? AND EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = "
-            "f.workspace_id AND e.person_id = f.person_id AND e.event = f.wait_event AND e.ts >= f.since "
-            "AND e.ts <= ?)", [now, scope.workspace_id, now, now]).fetchone()[0])
+    flows = flows if flows is not None else [f for f, _ in stored_flows(scope, only_enabled=True)]
+    ws, n = scope.workspace_id, 0
+    rd = scope.store.cursor()
+    waiting = {(f, s) for f, s in rd.execute("SELECT DISTINCT flow, step FROM flow_entries WHERE workspace_id = ? AND "
+                                             "status = 'active' AND wait_event IS NOT NULL", [ws]).fetchall()}
+    for f in flows:
+        steps = [s for fl, s in waiting if fl == f.name and s < len(f.steps) and not getattr(f.steps[s], "where", None)]
+        goal = f.goal.event if f.goal and not f.goal.where else None
+        if not steps and not goal:
+            continue
+        with tx(scope.store) as con:
+            if steps:
+                n += con.execute(
+                    "UPDATE main.flow_entries f SET wake_at = ? WHERE workspace_id = ? AND flow = ? AND status = "
+                    "'active' AND list_contains(?, step) AND wait_event IS NOT NULL AND wake_at > ? AND EXISTS (SELECT 1 "
+                    "FROM events e WHERE e.workspace_id = f.workspace_id AND e.person_id = f.person_id AND e.event = "
+                    "f.wait_event AND e.ts >= f.since AND e.ts <= ?)", [now, ws, f.name, steps, now, now]).fetchone()[0]
+            if goal:
+                n += con.execute(
+                    "UPDATE main.flow_entries f SET wake_at = ? WHERE workspace_id = ? AND flow = ? AND status = "
+                    "'active' AND wake_at > ? AND wait_event IS NULL AND EXISTS (SELECT 1 FROM events e WHERE "
+                    "e.workspace_id = f.workspace_id AND e.person_id = f.person_id AND e.event = ? AND "
+                    "e.ts >= f.entered_at AND e.ts <= ?)", [now, ws, f.name, now, goal, now]).fetchone()[0]
+    return int(n)
 
 
 def scan_triggers(scope: Scope, now: dt.datetime | None = None, limit: int = 200_000) -> int:
@@ -234,9 +251,10 @@ def scan_triggers(scope: Scope, now: dt.datetime | None = None, limit: int = 200
     n = 0
     tz = get_policy(scope).default_tz
     rd = scope.store.cursor()
+    enabled = [f for f, _ in stored_flows(scope, only_enabled=True)]
     top_seq = rd.execute("SELECT coalesce(max(seq), 0) FROM events WHERE workspace_id = ?", [ws]).fetchone()[0]
     cursors = dict(rd.execute("SELECT flow, last_seq FROM flow_cursors WHERE workspace_id = ?", [ws]).fetchall())
-    for flow, _ in stored_flows(scope, only_enabled=True):
+    for flow in enabled:
         kind = flow.trigger.kind
         if kind == "event" and cursors.get(flow.name, 0) >= top_seq:
             continue  # no new events: nothing to do, no transaction
@@ -257,5 +275,5 @@ def scan_triggers(scope: Scope, now: dt.datetime | None = None, limit: int = 200
             n += _insert(con, ws, flow, cands, now)
             if kind == "event" or top > last:
                 con.execute("INSERT OR REPLACE INTO main.flow_cursors VALUES (?, ?, ?)", [ws, flow.name, top])
-    wake_waiting(scope, now)
+    wake_waiting(scope, now, enabled)
     return n
