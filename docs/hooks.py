@@ -38,9 +38,11 @@ SETTINGS: dict[str, str] = {
                         "`smtp+starttls://...:587`. Without it email steps fail loudly.",
     "WAYFARE_SMTP_CA_FILE": "A CA bundle to verify the SMTP server's certificate (private CAs).",
     "WAYFARE_MAIL_FROM": "The From address of emails.",
-    "WAYFARE_SMS_URL": "The SMS gateway's HTTP endpoint (Twilio-compatible form POST).",
+    "WAYFARE_SMS_URL": "The SMS gateway with its credentials: `https://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com` "
+                       "(any Twilio-compatible API; plain `http://` only for a loopback test server).",
     "WAYFARE_SMS_FROM": "The sender number or name for SMS.",
-    "WAYFARE_WEBHOOK_ALLOW": "Comma-separated host names webhook steps may call; empty allows any public host.",
+    "WAYFARE_WEBHOOK_ALLOW": "An admin's allow-list of private networks or host names webhooks may reach "
+                             "(`10.0.5.0/24,nas.lan`); public hosts need no entry, metadata addresses stay refused.",
     "WAYFARE_WEBHOOK_ALLOW_PRIVATE": "`1` lets webhook steps reach private and loopback addresses (tests, "
                                      "on-premise services); off by default against SSRF.",
     "WAYFARE_WEBHOOK_SECRET": "Secret for the HMAC-SHA256 signature header on webhook calls.",
