@@ -118,3 +118,28 @@ def test_click_redirect_is_not_an_open_redirect(store, app):
     assert httpx.get(f"{app.url}/t/o/{other}.{mac}").status_code == 200
     assert events_of(sc, pid, "Email Opened") == []
     _ = dt
+
+
+def test_read_token_refuses_any_garbage_with_not_found(store):
+    import base64
+
+    import orjson
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    def b64(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    json_vals = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.text(max_size=20),
+                             lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                             max_leaves=8)
+    tokens = st.text(max_size=200) | st.builds(lambda v, m: b64(orjson.dumps(v)) + "." + m, json_vals,
+                                               st.text(max_size=30))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(tokens, st.sampled_from(["u", "o", "c", "i"]))
+    def check(token, kind):
+        with pytest.raises(NotFound):
+            read_token(store, token, kind)
+
+    check()
