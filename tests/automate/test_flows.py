@@ -291,3 +291,20 @@ def test_validation_names_the_line_and_the_problem(text, line, words):
     assert words in str(e.value)
     if line:
         assert e.value.where == f"f.yaml:{line}"
+
+
+def test_two_passes_at_once_send_each_message_once(scope, smtp):
+    import threading
+    people(scope, {f"p{i}": {"email": f"p{i}@example.org"} for i in range(60)})
+    make(scope, "name: rc2\npurpose: transactional\ntrigger: {event: Paid}\nsteps:\n  - {type: email, subject: R, text: r}\n")
+    events(scope, [(f"p{i}", "Paid", "2026-11-02T10:00:00") for i in range(60)])
+    scan_triggers(scope, T("2026-11-02T10:01:00"))
+    ts = [threading.Thread(target=run_due, args=(scope, T("2026-11-02T10:01:00")), kwargs={"settings": smtp.settings})
+          for _ in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    run_due(scope, T("2026-11-02T10:02:00"), settings=smtp.settings)
+    got = [m["To"] for m in smtp.messages]
+    assert len(got) == 60 and len(set(got)) == 60

@@ -242,11 +242,13 @@ class _Run:
             return False
         if not row:
             with tx(self.store) as c:
-                c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
-                          "address, message_id, status, detail, created_at, updated_at, purpose, variant, "
-                          "trigger_event, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', NULL, ?, ?, ?, ?, ?, ?)",
-                          [ws, *key, channel, address, mid, self.now, utcnow(), purpose, e.variant, e.trigger,
-                           orjson.dumps(body).decode()])
+                won = c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, "
+                                "channel, address, message_id, status, detail, created_at, updated_at, purpose, "
+                                "variant, trigger_event, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', NULL, ?, ?, "
+                                "?, ?, ?, ?)", [ws, *key, channel, address, mid, self.now, utcnow(), purpose,
+                                                e.variant, e.trigger, orjson.dumps(body).decode()]).fetchone()[0]
+            if not won:  # another pass claimed this send between our read and our insert: it is theirs
+                return False
         if d.verdict == "skip":
             with tx(self.store) as c:
                 self._set(c, e, step, "skipped", d.reason)
@@ -461,19 +463,44 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
         "ORDER BY entered_at, entry_id LIMIT ?", [scope.workspace_id, now, limit]).fetchall()
     run = _Run(scope, now, settings)
     run.out["due"] = len(rows)
+    con = scope.store.cursor()
     try:
-        for eid, fname, pid, trig, step, wake, since, variant, entered in rows:
+        for eid, fname, pid, trig, *_ in rows:
             flow = flows.get(fname)
-            if flow is None:
-                continue
+            if flow is None or not _claim(scope.workspace_id, eid):
+                continue  # another pass in this process holds the entry
             try:
-                run.entry(_Entry(eid, flow, pid, trig, step, wake, since, variant, entered))
+                fresh = con.execute("SELECT step, wake_at, since, variant, entered_at, status FROM flow_entries WHERE "
+                                    "workspace_id = ? AND entry_id = ?", [scope.workspace_id, eid]).fetchone()
+                if fresh is None or fresh[5] != "active" or (fresh[1] is not None and fresh[1] > now):
+                    continue  # moved on since we listed it
+                run.entry(_Entry(eid, flow, pid, trig, fresh[0], fresh[1], fresh[2], fresh[3], fresh[4]))
             except Exception as err:  # noqa: BLE001 - one entry's failure never stops the others
                 run.out["errors"] += 1
                 log.warning("flow %s entry %s: %s", fname, eid, err)
+            finally:
+                _release(scope.workspace_id, eid)
     finally:
         run.sender.close()
     return run.out
+
+
+_busy: set[tuple[str, str]] = set()
+_busy_lock = threading.Lock()
+
+
+def _claim(ws: str, entry_id: str) -> bool:
+    """One pass at a time per entry in this process (the store file has one writer process)."""
+    with _busy_lock:
+        if (ws, entry_id) in _busy:
+            return False
+        _busy.add((ws, entry_id))
+        return True
+
+
+def _release(ws: str, entry_id: str) -> None:
+    with _busy_lock:
+        _busy.discard((ws, entry_id))
 
 
 def run_until(scope: Scope, until: dt.datetime, start: dt.datetime | None = None,
