@@ -191,6 +191,8 @@ def test_a_rejected_recipient_fails_once_and_the_others_go_out_once(scope, smtp)
 
 def test_sms_without_a_provider_and_a_webhook_to_loopback_fail_with_a_reason(scope, smtp, monkeypatch):
     monkeypatch.delenv("WAYFARE_SMS_URL", raising=False)
+    monkeypatch.delenv("WAYFARE_WEBHOOK_ALLOW_PRIVATE", raising=False)
+    monkeypatch.setenv("WAYFARE_WEBHOOK_SECRET", "s3cret")
     people(scope, {"ann": {"email": "ann@example.org", "phone": "+447700900123"}})
     make(scope, "name: hooks\npurpose: transactional\ntrigger: {event: Paid}\nsteps:\n  - {type: sms, text: hi}\n"
                 "  - {type: webhook, url: 'http://127.0.0.1:9/hook'}\n  - {type: task, title: 'Call {{ person.phone }}'}\n")
@@ -198,7 +200,7 @@ def test_sms_without_a_provider_and_a_webhook_to_loopback_fail_with_a_reason(sco
     res = go(scope, smtp, "2026-11-02T11:00:00")
     assert res["failed"] == 2 and res["tasks"] == 1
     rows = dict(scope.rows("SELECT channel, detail FROM sends WHERE status = 'failed'"))
-    assert "WAYFARE_SMS_URL" in rows["sms"] and rows["webhook"]
+    assert "WAYFARE_SMS_URL" in rows["sms"] and "127.0.0.1" in rows["webhook"] and "loopback" in rows["webhook"]
     assert [t["title"] for t in open_tasks(scope)] == ["Call +447700900123"]
 
 
@@ -308,3 +310,40 @@ def test_two_passes_at_once_send_each_message_once(scope, smtp):
     run_due(scope, T("2026-11-02T10:02:00"), settings=smtp.settings)
     got = [m["To"] for m in smtp.messages]
     assert len(got) == 60 and len(set(got)) == 60
+
+
+def test_a_webhook_step_posts_signed_json_once_to_a_real_server(scope, smtp, monkeypatch):
+    import hashlib
+    import hmac
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    got = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+    srv = HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("WAYFARE_WEBHOOK_ALLOW_PRIVATE", "1")  # loopback for this test only
+    monkeypatch.setenv("HOOK_KEY", "k3y")
+    people(scope, {"ann": {"email": "ann@example.org"}})
+    make(scope, f"name: hook\npurpose: transactional\ntrigger: {{event: Paid}}\nsteps:\n"
+                f"  - {{type: webhook, url: 'http://127.0.0.1:{srv.server_port}/in', secret_env: HOOK_KEY, "
+                f"payload: {{note: 'paid {{{{ event.amount }}}}'}}}}\n")
+    events(scope, [("ann", "Paid", "2026-11-02T10:00:00", {"amount": 12})])
+    go(scope, smtp, "2026-11-02T11:00:00")
+    go(scope, smtp, "2026-11-02T12:00:00")
+    srv.shutdown()
+    assert len(got) == 1
+    headers, body = got[0]
+    doc = json.loads(body)
+    assert doc["flow"] == "hook" and doc["note"] == "paid 12" and doc["event"]["amount"] == 12
+    t, v1 = (x.split("=", 1)[1] for x in headers["X-Wayfare-Signature"].split(","))
+    assert v1 == hmac.new(b"k3y", f"{t}.".encode() + body, hashlib.sha256).hexdigest()

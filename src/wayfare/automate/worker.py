@@ -259,7 +259,7 @@ class _Run:
         if channel == "email":
             self._email(e, step, body, address or "", mid, sid, nxt)
         else:
-            self._other(e, step, channel, body, address or "", sid, nxt)
+            self._other(e, step, channel, body, address or "", nxt, getattr(node, "secret_env", None))
         return True
 
     def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int) -> None:
@@ -307,7 +307,8 @@ class _Run:
             _move(c, ws, e, nxt, None)
         self.out["sent"] += 1
 
-    def _other(self, e: _Entry, step: int, channel: str, body: dict, address: str, sid: str, nxt: int) -> None:
+    def _other(self, e: _Entry, step: int, channel: str, body: dict, address: str, nxt: int,
+               secret_env: str | None) -> None:
         ws, key = self.ws, f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
         try:
             if channel == "sms":
@@ -319,7 +320,9 @@ class _Run:
                                        person_id=e.person_id, flow=e.flow.name, step=step, variant=e.variant))
             else:
                 from ..channels import webhook
-                secret = os.environ.get(getattr(self._node, "secret_env", "WAYFARE_WEBHOOK_SECRET"), "")
+                secret = os.environ.get(secret_env or "WAYFARE_WEBHOOK_SECRET", "")
+                if not secret:
+                    raise RuntimeError(f"set {secret_env or 'WAYFARE_WEBHOOK_SECRET'} to sign webhook calls")
                 res = str(webhook.deliver(body["url"], body["payload"], secret, key))
             status, why = "sent", res
         except ImportError as err:
@@ -432,7 +435,6 @@ class _Run:
                     _move(c, ws, e, i, None, status="exited", outcome=res.outcome)
                 return
             for action in res.actions:
-                self._node = action
                 if isinstance(action, Task):
                     self.task(e, i, action, facts, nxt)
                 elif isinstance(action, Update):
