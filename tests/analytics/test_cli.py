@@ -44,3 +44,23 @@ def test_cli_funnel_paths_retention_rfm_kpis_segments_json(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", "funnel", "A", "--within", "soon"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "duration" in bad.stderr
+
+
+def test_cli_funnel_loose_order_and_the_spark_engine_give_the_same_json(tmp_path):
+    db = tmp_path / "e.db"
+    with Store(db) as s:
+        journeys_for(s.scope("default"), {
+            "a": [(0, "Menu Viewed"), (60, "Table Booked")],
+            "b": [(0, "Table Booked"), (60, "Menu Viewed")],  # the other way round: only a loose funnel counts it
+            "c": [(0, "Menu Viewed")],
+        })
+    steps = ("funnel", "Menu Viewed", "Table Booked", "--within", "1d")
+    strict = wf(db, *steps)
+    loose = wf(db, *steps, "--order", "loose")
+    assert [s["count"] for s in strict["steps"]] == [3, 1]
+    assert [s["count"] for s in loose["steps"]] == [3, 2]
+    on_spark = wf(db, *steps, "--order", "loose", "--engine", "spark")
+    assert on_spark["steps"] == loose["steps"]
+    bad = subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", *steps, "--order", "sideways"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--order" in bad.stderr

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from wayfare.analytics import PathsQuery, Tables, run_paths
 from wayfare.store import Store
 
@@ -58,5 +61,31 @@ def test_paths_identical_on_duckdb_and_spark_and_match_reference(tmp_path, engin
         assert _as_counts(r) == paths_from(log, "A", 3)
         r = run_paths(t.events, PathsQuery(end="B", depth=3, limit=1000, collapse_repeats=True))
         assert _as_counts(r) == paths_to(log, "B", 3, collapse=True)
+    finally:
+        store.close()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(log=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 120), st.sampled_from("ABC")), min_size=1, max_size=40),
+       anchor=st.sampled_from([None, ("start", "A"), ("end", "B")]), depth=st.integers(1, 4),
+       collapse=st.booleans(), gap=st.integers(1, 40))
+def test_paths_scan_executor_equals_the_ibis_rows_on_generated_logs(tmp_path_factory, log, anchor, depth, collapse, gap):
+    """The DuckDB executor (one sorted scan) and the portable Ibis rows: the same counted sessions."""
+    from collections import Counter
+
+    from wayfare.analytics.paths import path_rows
+    from wayfare.analytics.paths_scan import path_frame
+
+    store = Store(tmp_path_factory.mktemp("ps") / "p.db")
+    try:
+        sc = store.scope("default")
+        write_events(sc, [{"person": f"p{p}", "at": s * 10, "event": e} for p, s, e in log])
+        kw = {anchor[0]: anchor[1]} if anchor else {}
+        q = PathsQuery(depth=depth, collapse_repeats=collapse, session_gap=gap * 10, **kw)
+
+        def rows(df):
+            return Counter(tuple(None if v is None or v != v else v for v in r) for r in df.itertuples(index=False))
+
+        assert rows(path_frame(sc.ibis("events"), q)) == rows(path_rows(sc.ibis("events"), q).to_pandas())
     finally:
         store.close()

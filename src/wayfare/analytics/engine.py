@@ -37,6 +37,23 @@ class Tables:
         return cls(ev.filter(ev.workspace_id == scope.workspace_id), pr.filter(pr.workspace_id == scope.workspace_id))
 
     @classmethod
+    def spark_from_scope(cls, scope, master: str = "local[2]", folder: str | None = None, **conf: str) -> Tables:
+        """The workspace's events and profiles on Spark: exported to Parquet under ``folder`` (a temp folder
+        by default; on a cluster, a path every executor reads), then read by a session on ``master``."""
+        import tempfile
+
+        folder = folder or tempfile.mkdtemp(prefix="wayfare-spark-")
+        ev, pr = os.path.join(folder, "events.parquet"), os.path.join(folder, "profiles.parquet")
+        cur = scope.store.cursor()
+        ws = scope.workspace_id.replace("'", "''")
+        cur.execute(f"COPY (SELECT person_id, seq, event, type, ts, channel, source, revenue, user_id, "
+                    f"properties::VARCHAR properties, context::VARCHAR context FROM events "
+                    f"WHERE workspace_id = '{ws}') TO '{ev}' (FORMAT parquet)")
+        cur.execute(f"COPY (SELECT person_id, traits::VARCHAR traits FROM profiles WHERE workspace_id = '{ws}') "
+                    f"TO '{pr}' (FORMAT parquet)")
+        return cls.from_spark(spark_session(master, **conf), ev, pr)
+
+    @classmethod
     def from_spark(cls, session, events: Any, profiles: Any = None) -> Tables:
         con = ibis.pyspark.connect(session)
         return cls(_spark_table(con, session, events, "wf_events"),

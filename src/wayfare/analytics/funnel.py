@@ -47,26 +47,22 @@ def funnel_levels(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
     A later start is never worse (same event reached, later deadline), so this is exact; one running
     window per step over shrinking inputs, no per-person loop and no self-join.
 
-    Cost is the windows' sort, so the input is made narrow first (:func:`funnel_events`: the steps'
-    events only, a small integer person key, one flag per step) and every window partitions by that key."""
+    The input is made narrow first (:func:`funnel_events`: the steps' events only, one flag per step).
+    ``run_funnel`` on the embedded DuckDB computes the same table by one sorted scan (``funnel_scan``)."""
     if q.exclusions:
         return funnel_levels_chains(events, q)
     return levels_from_narrow(funnel_events(events, q), q)
 
 
 def funnel_events(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
-    """The step events only: ``pk`` (a dense integer per person), ``person_id``, ``ts`` and ``m{i}`` (does
-    the event match step i). Partitioning and sorting by an integer costs about half what a string does."""
+    """The step events only: ``pk`` (the partition key: the person), ``person_id``, ``ts`` and ``m{i}``
+    (does the event match step i). One narrow scan that every step's window reads."""
     be = backend_name(events)
     preds = [step_predicate(events, s, be) for s in q.steps]
     names = sorted({s.event for s in q.steps})
     e = events.filter(events.person_id.notnull(), events.event.isin(names))
-    e = e.select(person_id=e.person_id, ts=e.ts, **{f"m{i}": p for i, p in enumerate(preds)})
-    e = e.filter(reduce(lambda a, b: a | b, [e[f"m{i}"] for i in range(len(preds))]))
-    people = e.select("person_id").distinct()
-    people = people.mutate(pk=ibis.row_number().over(ibis.window()).cast("int64"))
-    j = e.join(people, "person_id")
-    return j.select(j.pk, j.person_id, j.ts, *[j[f"m{i}"] for i in range(len(preds))])
+    e = e.select(pk=e.person_id, person_id=e.person_id, ts=e.ts, **{f"m{i}": p for i, p in enumerate(preds)})
+    return e.filter(reduce(lambda a, b: a | b, [e[f"m{i}"] for i in range(len(preds))]))
 
 
 def levels_from_narrow(e: ibis.Table, q: FunnelQuery) -> ibis.Table:
@@ -112,14 +108,15 @@ def _levels_loose(e: ibis.Table, q: FunnelQuery) -> ibis.Table:
     starts = e.filter(e.m0)
     first = starts.group_by("pk").aggregate(person_id=starts.person_id.min(), first_ts=starts.ts.min())
     fwd = ibis.window(group_by=e.pk, order_by=e.ts, range=(0, None))
-    e = e.mutate(**{f"x{j}": ibis.ifelse(e[f"m{j}"], e.ts, ibis.null(e.ts.type())).min().over(fwd)
+    ts_type = e.ts.type().copy(nullable=True)
+    e = e.mutate(**{f"x{j}": ibis.ifelse(e[f"m{j}"], e.ts, ibis.null(ts_type)).min().over(fwd)
                     for j in range(n)})
     window = ibis.interval(seconds=int(q.within))
     reached = [first.select(pk=first.pk, lvl=ibis.literal(1), secs=ibis.null("int64"))]
     for k in range(1, n):
         xs = [e[f"x{j}"] for j in range(k + 1)]
         have = reduce(lambda a, b: a & b, [x.notnull() for x in xs])
-        e = e.mutate(**{f"span{k}": ibis.ifelse(have, ibis.greatest(*xs), ibis.null(e.ts.type()))})
+        e = e.mutate(**{f"span{k}": ibis.ifelse(have, ibis.greatest(*xs), ibis.null(ts_type))})
         ok = e.filter(e[f"span{k}"].notnull(), e[f"span{k}"] <= e.ts + window)
         lvl = ok.group_by("pk").aggregate(secs=(_secs(ok[f"span{k}"]) - _secs(ok.ts)).min())
         reached.append(lvl.select(pk=lvl.pk, lvl=ibis.literal(k + 1), secs=lvl.secs.cast("int64")))

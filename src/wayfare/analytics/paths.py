@@ -14,7 +14,10 @@ from typing import Any
 
 import ibis
 
+from .fields import backend_name
+from .funnel_scan import SCAN_BACKENDS
 from .model import PathsQuery
+from .paths_scan import as_arrow, path_frame
 
 __all__ = ["sessionize", "path_rows", "top_paths", "transitions", "run_paths"]
 
@@ -36,43 +39,55 @@ def sessionize(events: ibis.Table, gap_seconds: int = 1800) -> ibis.Table:
 def path_rows(events: ibis.Table, q: PathsQuery) -> ibis.Table:
     """One row per counted session: columns ``e1..e{depth}`` (null where the session ended).
 
-    Two window passes over the person's events in time order (one sort): the first marks session starts
-    and repeats, the second reads the neighbours, checking with the session-start flags that a neighbour
-    is in the same session."""
+    Without ``collapse_repeats`` it is one window pass over the person's events in time order (one sort):
+    the neighbours' events and times come from ``lead``/``lag`` of the same ordering, and a neighbour is in
+    the same session while no gap between it and the row lies over ``session_gap``. Collapsing repeats
+    drops rows first, so it takes a second pass."""
     e = events.filter(events.person_id.notnull(), events.event.notnull())
     tie = "seq" if "seq" in e.columns else "event"
     e = e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds())
     w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
-    e = e.mutate(prev_sec=e.sec.lag().over(w), prev_event=e.event.lag().over(w))
-    e = e.mutate(new=(e.prev_sec.isnull() | ((e.sec - e.prev_sec) > q.session_gap)).cast("int64"))
     if q.collapse_repeats:
+        e = e.mutate(prev_sec=e.sec.lag().over(w), prev_event=e.event.lag().over(w))
+        e = e.mutate(new=(e.prev_sec.isnull() | ((e.sec - e.prev_sec) > q.session_gap)).cast("int64"))
         e = e.filter((e.new == 1) | (e.event != e.prev_event))
-    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
-    before = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, -1))
-    upto = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, 0))
+        e = e.select("person_id", "event", "ts", tie, "sec")
+        w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
+    gap = q.session_gap
     anchor = q.end or q.start
-    cols: dict = {}
-    if q.end:  # e{depth} is the end event, e{depth-1} the one before ...
-        for i in range(1, q.depth):
-            cols[f"v{i}"] = e.event.lag(i).over(w)
-            cols[f"s{i}"] = e.new.lag(i - 1).over(w) if i > 1 else e.new
-    else:
-        for i in range(1, q.depth):
-            cols[f"v{i}"] = e.event.lead(i).over(w)
-            cols[f"s{i}"] = e.new.lead(i).over(w)
+    prev_sec = e.sec.lag().over(w)
+    new = prev_sec.isnull() | ((e.sec - prev_sec) > gap)
+    if anchor is not None:  # the session-start flag feeds a running max: a pass of its own
+        e = e.mutate(new=new)
+        new = e.new
+        w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
+    cols: dict = {"new": new}
+    # neighbour i is in the session while every step between the row and it is within the gap
+    step = -1 if q.end else 1
+    for i in range(1, q.depth):
+        if q.end:
+            cols[f"v{i}"], cols[f"t{i}"] = e.event.lag(i).over(w), e.sec.lag(i).over(w)
+        else:
+            cols[f"v{i}"], cols[f"t{i}"] = e.event.lead(i).over(w), e.sec.lead(i).over(w)
     if anchor is not None:
+        before = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, -1))
+        upto = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, 0))
         cols["last_anchor"] = ibis.ifelse(e.event == anchor, e.sec, ibis.null("int64")).max().over(before)
-        cols["session_start"] = ibis.ifelse(e.new == 1, e.sec, ibis.null("int64")).max().over(upto)
+        cols["session_start"] = ibis.ifelse(new, e.sec, ibis.null("int64")).max().over(upto)
     e = e.mutate(**cols)
     if anchor is None:
-        e = e.filter(e.new == 1)
-    else:
+        e = e.filter(e.new)
+    else:  # the session's first occurrence of the anchor only
         e = e.filter(e.event == anchor, e.last_anchor.isnull() | (e.last_anchor < e.session_start))
     out = {}
     ok = ibis.literal(True)
+    prev_t = e.sec
     for i in range(1, q.depth):
-        ok = ok & e[f"v{i}"].notnull() & (e[f"s{i}"] == 0)
+        ti = e[f"t{i}"]
+        within = ((ti - prev_t) * step) <= gap
+        ok = ok & e[f"v{i}"].notnull() & within
         out[i] = ibis.ifelse(ok, e[f"v{i}"], ibis.null("string"))
+        prev_t = ti
     if q.end:
         sel = {f"e{q.depth - i}": out[i] for i in range(1, q.depth)} | {f"e{q.depth}": e.event}
     else:
@@ -102,7 +117,10 @@ def transitions(rows: ibis.Table, q: PathsQuery) -> ibis.Table:
 
 
 def run_paths(events: ibis.Table, q: PathsQuery) -> dict[str, Any]:
-    rows = path_rows(events, q).cache()
+    if backend_name(events) in SCAN_BACKENDS:  # same rows, one sorted scan (paths_scan)
+        rows = ibis.memtable(as_arrow(path_frame(events, q)))
+    else:
+        rows = path_rows(events, q).cache()
     paths = top_paths(rows, q).to_pandas()
     cols = [f"e{i + 1}" for i in range(q.depth)]
     out_paths = []

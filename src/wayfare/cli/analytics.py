@@ -38,6 +38,19 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{v * 100:.1f}%"
 
 
+EngineOpt = typer.Option("duckdb", "--engine", help="duckdb (the store, default) or spark (the workspace exported "
+                         "to Parquet and read by Spark; needs wayfare[spark] and Java).")
+MasterOpt = typer.Option("local[2]", "--spark-master", help="Spark master URL with --engine spark, e.g. spark://host:7077.")
+
+
+def _tables(workspace: str, engine: str, master: str) -> Tables:
+    if engine == "duckdb":
+        return Tables.from_scope(scope(workspace))
+    if engine == "spark":
+        return Tables.spark_from_scope(scope(workspace), master)
+    raise ValidationError(f"--engine is duckdb or spark, not {engine!r}", where="--engine")
+
+
 def _exclusion(text: str, n: int) -> Exclusion:
     m = re.match(r"^\s*(\d+)-(\d+)\s*:\s*(.+)$", text)
     after, before, body = (int(m.group(1)), int(m.group(2)), m.group(3)) if m else (1, n, text)
@@ -51,6 +64,10 @@ def funnel(
     by: str = typer.Option(None, "--by", help="Breakdown: persona, first_touch, traits.X, or a field of the step-1 event."),
     exclude: list[str] = typer.Option([], "--exclude", help='Exclusion step, "EVENT" (between first and last step) '
                                       'or "A-B:EVENT [where ...]" (between steps A and B).'),
+    order: str = typer.Option("strict", "--order", help="strict (steps in order) or loose (steps 1..k in any "
+                              "order, all within the window)."),
+    engine: str = EngineOpt,
+    master: str = MasterOpt,
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -58,16 +75,17 @@ def funnel(
 
     A person reaches step k with events matching steps 1..k at strictly increasing times, the k-th no later
     than the window after the 1st (ClickHouse windowFunnel, strict_increase); each person counts once, at
-    the furthest step.
+    the furthest step. With --order loose, steps 1..k may happen in any order within the window.
 
     Example: wayfare funnel "Menu Viewed" "Table Booked" "Order Completed" --within 7d --by persona --json
     """
-    sc = scope(workspace)
+    if order not in ("strict", "loose"):
+        raise ValidationError(f"--order is strict or loose, not {order!r}", where="--order")
     parsed = [parse_step(s) for s in steps]
-    q = FunnelQuery(steps=parsed, within=parse_duration(within, "--within"), by=by,
+    q = FunnelQuery(steps=parsed, within=parse_duration(within, "--within"), by=by, order=order,
                     exclusions=[_exclusion(x, len(parsed)) for x in exclude])
-    t = Tables.from_scope(sc)
     with progress("funnel"):
+        t = _tables(workspace, engine, master)
         data = run_funnel(t.events, q, t.profiles)
 
     def render(d: dict[str, Any]) -> None:
@@ -94,6 +112,8 @@ def paths(
     limit: int = typer.Option(20, "--limit", min=1, max=1000),
     session_gap: str = typer.Option("30m", "--session-gap", help="Inactivity that ends a session."),
     collapse: bool = typer.Option(False, "--collapse-repeats", help="Count consecutive repeats of an event as one step."),
+    engine: str = EngineOpt,
+    master: str = MasterOpt,
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -106,7 +126,7 @@ def paths(
     q = PathsQuery(start=start, end=end, depth=depth, min_count=min_count, limit=limit, collapse_repeats=collapse,
                    session_gap=parse_duration(session_gap, "--session-gap"))
     with progress("paths"):
-        data = run_paths(Tables.from_scope(scope(workspace)).events, q)
+        data = run_paths(_tables(workspace, engine, master).events, q)
 
     def render(d: dict[str, Any]) -> None:
         tb = Table(title="Top paths", title_justify="left")
@@ -126,6 +146,8 @@ def retention(
     cohort_event: str = typer.Option(None, "--cohort-event", help="Cohort by the first time of this event (default: any)."),
     return_event: str = typer.Option(None, "--return-event", help="Count as returning on this event (default: any)."),
     order_event: str = typer.Option("Order Completed", "--order-event", help="The purchase event for repeat figures."),
+    engine: str = EngineOpt,
+    master: str = MasterOpt,
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -136,8 +158,8 @@ def retention(
     if period not in ("day", "week", "month"):
         raise ValidationError("--period is day, week or month", where="retention")
     q = RetentionQuery(period=period, periods=periods, cohort_event=cohort_event, return_event=return_event)
-    t = Tables.from_scope(scope(workspace))
     with progress("retention"):
+        t = _tables(workspace, engine, master)
         data = run_retention(t.events, q)
         data["repeat"] = run_repeat(t.events, order_event)
 

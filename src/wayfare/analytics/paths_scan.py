@@ -1,0 +1,84 @@
+"""Paths as one sorted scan: the executor used on the embedded DuckDB (see ``funnel_scan`` for the idea).
+
+One query returns the events sorted by person, time and arrival (``seq``), with the event name as a
+small code; sessions, the counted session starts (or ends) and the ``depth`` neighbours are array
+operations, and the top paths and transitions are counted with a group-by. ``path_rows`` in ``paths`` is
+the portable Ibis version of the same rows; the test suite checks that both give identical results.
+"""
+
+from __future__ import annotations
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .model import PathsQuery
+
+__all__ = ["scan_path_events", "path_frame", "as_arrow"]
+
+
+def scan_path_events(events: ibis.Table) -> ibis.Table:
+    """``person_id, event, ts, seq, sec`` sorted by person, time and arrival. Pure: an Ibis expression."""
+    e = events.filter(events.person_id.notnull(), events.event.notnull())
+    tie = "seq" if "seq" in e.columns else "event"
+    return e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds()).order_by(["person_id", "ts", tie])
+
+
+def path_frame(events: ibis.Table, q: PathsQuery) -> pd.DataFrame:
+    """The counted sessions as a DataFrame of ``e1..e{depth}`` (None where the session ended): the same
+    rows as ``paths.path_rows``."""
+    tbl = scan_path_events(events).to_pyarrow()
+    cols = [f"e{i + 1}" for i in range(q.depth)]
+    if tbl.num_rows == 0:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+    pid = tbl["person_id"].combine_chunks()
+    enc = tbl["event"].combine_chunks().dictionary_encode()
+    names = np.array(enc.dictionary.to_pylist() + [None], dtype=object)
+    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    sec = tbl["sec"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    size = len(code)
+    newp = np.empty(size, bool)
+    newp[0] = True
+    newp[1:] = pc.not_equal(pid.slice(1), pid.slice(0, size - 1)).to_numpy(zero_copy_only=False)
+    new = newp.copy()
+    new[1:] |= (sec[1:] - sec[:-1]) > q.session_gap
+    if q.collapse_repeats:  # a repeat of the previous event in the same session is not a step
+        keep = new.copy()
+        keep[1:] |= code[1:] != code[:-1]
+        code, new = code[keep], new[keep]
+        size = len(code)
+    session = np.cumsum(new)  # globally unique session numbers
+    anchor = q.end or q.start
+    if anchor is None:
+        rows = np.flatnonzero(new)
+    else:
+        hit = np.flatnonzero(names[:-1] == anchor)
+        if len(hit) == 0:
+            rows = np.array([], dtype=np.int64)
+        else:
+            at = np.flatnonzero(code == hit[0])
+            first = np.empty(len(at), bool)  # the session's first occurrence of the anchor
+            if len(at):
+                first[0] = True
+                first[1:] = session[at[1:]] != session[at[:-1]]
+            rows = at[first]
+    none = len(names) - 1
+    out = {}
+    alive = np.ones(len(rows), bool)
+    step = -1 if q.end else 1
+    for i in range(1, q.depth):
+        j = rows + step * i
+        inside = (j >= 0) & (j < size)
+        jj = np.clip(j, 0, size - 1)
+        alive &= inside & (session[jj] == session[rows])
+        out[i] = np.where(alive, code[jj], none)
+    picked = {0: code[rows]} | out
+    order = range(q.depth - 1, -1, -1) if q.end else range(q.depth)
+    return pd.DataFrame({c: names[picked[i]] for c, i in zip(cols, order, strict=True)})
+
+
+def as_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame.astype(object), preserve_index=False,
+                                schema=pa.schema([(c, pa.string()) for c in frame.columns]))
