@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import email.policy
+import io
+import json
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -76,3 +81,24 @@ def events(scope, evs: list[tuple]) -> None:
 
 def T(s: str) -> dt.datetime:
     return dt.datetime.fromisoformat(s)
+
+
+def cli(*args) -> subprocess.CompletedProcess:
+    from wayfare.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    argv, code = sys.argv, 0
+    sys.argv = ["wayfare", *map(str, args)]
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = argv
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def ok(*args) -> dict:
+    p = cli(*args, "--json")
+    assert p.returncode == 0, (args, p.stdout[-2000:], p.stderr[-2000:])
+    return json.loads(p.stdout)

@@ -4,12 +4,7 @@ real SMTP server; mail must arrive, tasks and approvals must appear, and nothing
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import json
-import subprocess
-import sys
 
 import duckdb
 import pytest
@@ -17,30 +12,9 @@ import pytest
 from wayfare.automate import template_names
 from wayfare.store import Store
 
-from .conftest import events, people
+from .conftest import events, ok, people
 
 SUB = {"email_marketing": "subscribed", "timezone": "Europe/London"}
-
-
-def cli(*args) -> subprocess.CompletedProcess:
-    from wayfare.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    argv, code = sys.argv, 0
-    sys.argv = ["wayfare", *map(str, args)]
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main()
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else 1
-    finally:
-        sys.argv = argv
-    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
-
-
-def ok(*args) -> dict:
-    p = cli(*args, "--json")
-    assert p.returncode == 0, (args, p.stdout[-2000:], p.stderr[-2000:])
-    return json.loads(p.stdout)
 
 
 @pytest.mark.slow

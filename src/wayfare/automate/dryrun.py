@@ -30,9 +30,9 @@ def dry_run(scope: Scope, flow: Flow, person_id: str, start: dt.datetime | None 
                         {"p": person_id, "e": flow.trigger.event})
         trig = row[0] if row else None
     facts = facts_for(scope, person_id, trig, now, policy)
-    recent = int(scope.one("SELECT count(*) FROM sends WHERE person_id = $p AND purpose = 'marketing' AND status IN "
-                           "('sent', 'final', 'uncertain') AND created_at > $t",
-                           {"p": person_id, "t": now - dt.timedelta(days=policy.cap_days)})[0])
+    sent_at = [r[0] for r in scope.rows("SELECT created_at FROM sends WHERE person_id = $p AND purpose = 'marketing' "
+                                        "AND status IN ('sent', 'final', 'uncertain') AND created_at > $t",
+                                        {"p": person_id, "t": now - dt.timedelta(days=policy.cap_days)})]
     plan: list[dict[str, Any]] = []
     state = EntryState(0)
     variant = None
@@ -80,13 +80,14 @@ def dry_run(scope: Scope, flow: Flow, person_id: str, start: dt.datetime | None 
                            consent=consent_status(scope, person_id, channel, purpose),
                            suppressed=is_suppressed(scope, channel, address) if address else None,
                            person_paused=str(facts.person.get("automations_paused", "")).lower() in ("true", "1"),
-                           recent_marketing=recent, now=at, tz=facts.tz)
+                           recent_marketing=sum(1 for x in sent_at if x > at - dt.timedelta(days=policy.cap_days)),
+                           now=at, tz=facts.tz)
             if d.verdict == "defer" and d.until:
                 plan.append({"at": at, "step": i, "type": "deferred", "what": d.reason})
                 at = now = d.until  # the entry waits with it
             verdict = "send" if d.verdict in ("send", "defer") else "skip"
             if verdict == "send" and purpose == "marketing":
-                recent += 1
+                sent_at.append(at)
             plan.append({"at": at, "step": i, "type": channel, "would": verdict, "reason": d.reason if verdict ==
                          "skip" else None, "to": address, **{k: v for k, v in body.items() if k != "channel"}})
         if res.next is None:
