@@ -17,7 +17,7 @@ import ibis
 from .fields import backend_name
 from .funnel_scan import SCAN_BACKENDS
 from .model import PathsQuery
-from .paths_scan import as_arrow, path_frame
+from .paths_scan import path_table
 
 __all__ = ["sessionize", "path_rows", "top_paths", "transitions", "run_paths"]
 
@@ -118,7 +118,7 @@ def transitions(rows: ibis.Table, q: PathsQuery) -> ibis.Table:
 
 def run_paths(events: ibis.Table, q: PathsQuery) -> dict[str, Any]:
     if backend_name(events) in SCAN_BACKENDS:  # same rows, one sorted scan (paths_scan)
-        rows = ibis.memtable(as_arrow(path_frame(events, q)))
+        rows = ibis.memtable(path_table(events, q))
     else:
         rows = path_rows(events, q).cache()
     paths = top_paths(rows, q).to_pandas()

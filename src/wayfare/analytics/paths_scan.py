@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from .model import PathsQuery
 
-__all__ = ["scan_path_events", "path_frame", "as_arrow"]
+__all__ = ["scan_path_events", "path_table", "path_frame"]
 
 
 def scan_path_events(events: ibis.Table) -> ibis.Table:
@@ -27,17 +27,22 @@ def scan_path_events(events: ibis.Table) -> ibis.Table:
 
 
 def path_frame(events: ibis.Table, q: PathsQuery) -> pd.DataFrame:
-    """The counted sessions as a DataFrame of ``e1..e{depth}`` (None where the session ended): the same
-    rows as ``paths.path_rows``."""
+    """:func:`path_table` as a DataFrame."""
+    return path_table(events, q).to_pandas()
+
+
+def path_table(events: ibis.Table, q: PathsQuery) -> pa.Table:
+    """The counted sessions as ``e1..e{depth}`` (null where the session ended): the same rows as
+    ``paths.path_rows``, as Arrow."""
     tbl = scan_path_events(events).to_pyarrow()
     cols = [f"e{i + 1}" for i in range(q.depth)]
     if tbl.num_rows == 0:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
+        return pa.table({c: pa.array([], pa.string()) for c in cols})
     pid = tbl["person_id"].combine_chunks()
     enc = tbl["event"].combine_chunks().dictionary_encode()
     names = np.array(enc.dictionary.to_pylist() + [None], dtype=object)
-    code = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    sec = tbl["sec"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    code = enc.indices.to_numpy(zero_copy_only=False)
+    sec = tbl["sec"].combine_chunks().to_numpy(zero_copy_only=False)
     size = len(code)
     newp = np.empty(size, bool)
     newp[0] = True
@@ -49,7 +54,7 @@ def path_frame(events: ibis.Table, q: PathsQuery) -> pd.DataFrame:
         keep[1:] |= code[1:] != code[:-1]
         code, new = code[keep], new[keep]
         size = len(code)
-    session = np.cumsum(new)  # globally unique session numbers
+    session = np.cumsum(new, dtype=np.int32)  # globally unique session numbers
     anchor = q.end or q.start
     if anchor is None:
         rows = np.flatnonzero(new)
@@ -76,9 +81,6 @@ def path_frame(events: ibis.Table, q: PathsQuery) -> pd.DataFrame:
         out[i] = np.where(alive, code[jj], none)
     picked = {0: code[rows]} | out
     order = range(q.depth - 1, -1, -1) if q.end else range(q.depth)
-    return pd.DataFrame({c: names[picked[i]] for c, i in zip(cols, order, strict=True)})
-
-
-def as_arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame.astype(object), preserve_index=False,
-                                schema=pa.schema([(c, pa.string()) for c in frame.columns]))
+    dictionary = enc.dictionary.cast(pa.string())
+    return pa.table({c: dictionary.take(pa.array(picked[i], pa.int32(), mask=picked[i] == none))
+                     for c, i in zip(cols, order, strict=True)})
