@@ -85,3 +85,12 @@ def test_workspaces_do_not_see_each_others_conversations(shop, sc):
     assert inbox(other) == []
     with pytest.raises(NotFound):
         show(other, r.conversation_id)
+
+
+def test_a_bare_request_for_a_person_suggests_a_reply_from_what_the_chat_was_about(sc):
+    first = ask(sc, "do you rent bikes?")
+    assert first.reason == "answered"
+    r = ask(sc, "can I talk to a person please", conversation_id=first.conversation_id)
+    h = show(sc, r.conversation_id)["handovers"][0]
+    assert r.handover and h["reason"] == "requested"
+    assert "35 euros a day" in h["suggested_reply"] and h["topic"] == "faq"

@@ -1,19 +1,30 @@
 """An owner's first session in a real browser (Playwright driving Debian's chromium): first-run sign-up,
-import a CSV, open the journey map, build a funnel, find a customer and pause their automations, sort
-and export a table, hover and download a chart, use it at phone width, sign out and in with the
-keyboard. Screenshots of every page land in a temp dir; the console must stay free of errors."""
+import a CSV, open the journey map, build a funnel, approve a waiting email and see it arrive at a real
+SMTP server (aiosmtpd on 127.0.0.1), find a customer and pause their automations, sort and export a
+table, hover and download a chart, answer a hand-over in the inbox while the customer chats through the
+widget on the shop's own site, use it at phone width, sign out and in with the keyboard. Screenshots of
+every page land in a temp dir; the console must stay free of errors."""
 
 from __future__ import annotations
 
 import csv
+import email
+import http.server
 import shutil
+import threading
+import time
+from email.policy import default as email_policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.sync_api import expect, sync_playwright
 
+from wayfare.assistant.knowledge import identity_secret, user_hash
+from wayfare.automate import enable_flow, load_text
 from wayfare.demo.generator import generate
-from wayfare.store import Store
+from wayfare.store import Store, create_key
 
+from ..conftest import free_port
 from .conftest import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,15 +34,91 @@ PW = "correct horse battery staple"
 
 pytestmark = pytest.mark.slow
 
+# every order gets a personal thank-you, but only once the owner approves it
+THANK_YOU = """name: order-thank-you
+description: A personal thank-you after each order; the owner approves every one.
+purpose: transactional
+trigger:
+  event: Order Completed
+steps:
+  - type: email
+    subject: "Thank you for your order"
+    text: |
+      Thank you for eating with us. We hope to see you again soon.
+    approval: {timeout: 2d, on_timeout: skip}
+"""
+
+
+class Mailbox:
+    """What the real SMTP server received: (recipients, parsed message)."""
+
+    def __init__(self):
+        self.got: list[tuple[list[str], email.message.EmailMessage]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.got.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content, policy=email_policy)))
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [m for rcpt, m in self.got if address in rcpt]
+
+    def wait_for(self, address: str, timeout: float = 30.0) -> email.message.EmailMessage:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.to(address):
+                return self.to(address)[-1]
+            time.sleep(0.2)
+        raise AssertionError(f"no email to {address} within {timeout:.0f} s; got {[r for r, _ in self.got]}")
+
 
 @pytest.fixture
-def fresh_server(tmp_path):
+def mailbox(monkeypatch):
+    box = Mailbox()
+    port = free_port()
+    ctl = Controller(box, hostname="127.0.0.1", port=port)
+    ctl.start()
+    monkeypatch.setenv("WAYFARE_SMTP_URL", f"smtp://127.0.0.1:{port}")
+    monkeypatch.setenv("WAYFARE_MAIL_FROM", "bistro@example.org")
+    yield box
+    ctl.stop()
+
+
+@pytest.fixture
+def fresh_server(tmp_path, mailbox):
     store = Store(tmp_path / "w.db")
     generate(store.scope("default"), "restaurant", 300, seed=5)
+    enable_flow(store.scope("default"), load_text(THANK_YOU))
     srv = LiveServer(store).start()
     yield srv
     srv.stop()
     store.close()
+
+
+@pytest.fixture
+def shop_site(tmp_path, fresh_server):
+    """The business's own website on another origin, with the widget's one <script> tag for a signed-in
+    regular (the user id signed with the workspace's identity secret, as the shop's server would)."""
+    sc = fresh_server.store.scope("default")
+    uid, name, addr = sc.one("""SELECT i.value, p.traits->>'name', p.traits->>'email' FROM identities i
+                                JOIN profiles p USING (person_id) JOIN events e USING (person_id)
+                                WHERE i.kind = 'user_id' AND e.revenue > 0 AND p.traits->>'email' IS NOT NULL
+                                GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 1""")
+    key = create_key(fresh_server.store, "default", "ingest")["key"]
+    sig = user_hash(identity_secret(sc), uid)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(f"""<!doctype html><html lang="en"><head><title>The Bistro</title><link rel="icon" href="data:,"></head><body>
+<h1>The Bistro</h1><script src="{fresh_server.url}/widget.js" data-key="{key}" data-user-id="{uid}"
+data-user-hash="{sig}" async></script></body></html>""")
+    port = free_port()
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **kw)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield {"url": f"http://127.0.0.1:{port}/index.html", "name": name, "email": addr}
+    httpd.shutdown()
 
 
 def _orders_csv(path, rows):
@@ -42,7 +129,7 @@ def _orders_csv(path, rows):
     return path
 
 
-def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
+def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, shop_site, mailbox, tmp_path):
     assert shutil.which(CHROMIUM) or __import__("os").path.exists(CHROMIUM), "apt-get install -y chromium"
     url, store = fresh_server.url, fresh_server.store
     shots = tmp_path / "shots"
@@ -118,6 +205,28 @@ def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
         assert "window=14" in page.url and page.locator("#funnel-result tbody tr").count() >= 1
         shot("funnel")
 
+        # 4b. the imported orders each wait for the owner's approval of a thank-you email: approve one, and it
+        # arrives at the SMTP server; the others stay unsent
+        page.click("nav >> text=Automations")
+        waiting = page.locator("tr", has_text="second.guest@example.org")
+        for _ in range(60):  # the in-process scheduler turns the imported orders into approvals within seconds
+            if waiting.count():
+                break
+            time.sleep(0.5)
+            page.reload()
+        expect(waiting).to_have_count(1)
+        expect(page.locator("tr", has_text="new.guest@example.org")).to_have_count(2)
+        shot("automations-approvals")
+        assert mailbox.to("second.guest@example.org") == []
+        waiting.locator("button", has_text="Approve").click()
+        expect(page.locator(".flash.ok")).to_contain_text("Approved")
+        expect(page.locator("tr", has_text="second.guest@example.org")).to_have_count(0)
+        sent = mailbox.wait_for("second.guest@example.org")
+        assert sent["Subject"] == "Thank you for your order" and sent["From"].addresses[0].addr_spec == "bistro@example.org"
+        assert "Thank you for eating with us" in sent.get_body(("plain",)).get_content()
+        assert mailbox.to("new.guest@example.org") == []
+        shot("automations-approved")
+
         # 5. find the imported customer and pause their automations
         page.click("nav >> text=Customers")
         page.fill("#q", "new.guest@example.org")
@@ -169,8 +278,45 @@ def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
             page.click(f"nav >> text={name}")
             expect(page.locator("h1")).to_contain_text(name if name != "Paths" else "Paths")
             shot(name.lower())
+        # 8b. a signed-in regular chats through the widget on the shop's site and asks for a person; the owner
+        # answers from the inbox's hand-over view, and the answer appears in the customer's chat (and by email)
+        shop = ctx.new_page()
+        shop.on("console", lambda m: errors.append(f"shop: {m.text}") if m.type == "error" else None)
+        shop.on("pageerror", lambda e: errors.append(f"shop: {e}"))
+        shop.goto(shop_site["url"])
+        shop.click("#wf-open")
+        shop.fill("#wf-in", "do you cater for 40 people?")
+        shop.press("#wf-in", "Enter")
+        first = shop_site["name"].split()[0]
+        expect(shop.locator(".wf-assistant").last).to_contain_text(f"Hi {first}!", timeout=60_000)
+        shop.click("#wf-person")
+        expect(shop.locator(".wf-assistant").last).to_contain_text("passing you to a person", timeout=30_000)
+        shop.screenshot(path=str(shots / "widget-handover.png"), full_page=True)
+        page.click("nav >> text=Inbox")
+        page.locator(".handover h3 a").first.click()
+        expect(page.locator("h1")).to_contain_text("Hand-over")
+        expect(page.locator("#transcript")).to_contain_text("do you cater for 40 people?")
+        expect(page.locator("section", has_text="Who this is")).to_contain_text(shop_site["name"])
+        expect(page.locator("#prediction")).to_be_visible()
+        expect(page.locator("table[data-export=orders] tbody tr").first).to_be_visible()
+        draft = page.locator("#reply-text").input_value()
+        assert draft.startswith(f"Hi {first}, ") and "we cater for parties" in draft  # from the chat's topic
+        handover_url = page.url
+        shot("inbox-handover")
+        page.fill("#reply-text", f"Hi {first}, yes: we cater for 40 in the private room. I'll email you the menus. Sam")
+        page.click("#send-reply")
+        expect(page.locator(".flash.ok")).to_contain_text("Reply sent")
+        expect(page.locator("#transcript li.staff")).to_contain_text("private room")
+        shot("inbox-replied")
+        expect(shop.locator(".wf-staff")).to_contain_text("we cater for 40 in the private room", timeout=15_000)
+        shop.screenshot(path=str(shots / "widget-reply.png"), full_page=True)
+        copy = mailbox.wait_for(shop_site["email"])
+        assert "private room" in copy.get_body(("plain",)).get_content()
+        shop.close()
+
         page.set_viewport_size({"width": 390, "height": 844})
-        for path in ("/", "/journey", "/customers", "/funnels"):
+        for path in ("/", "/journey", "/customers", "/funnels", "/automations", "/inbox",
+                     handover_url.removeprefix(url)):
             page.goto(url + path)
             assert page.evaluate("document.documentElement.scrollWidth") <= 392, path
             shot("phone" + path.replace("/", "-"))
@@ -184,5 +330,5 @@ def test_owner_walks_the_dashboard_in_a_real_browser(fresh_server, tmp_path):
         page.keyboard.press("Enter")
         expect(page.locator("h1")).to_have_text("Overview")
         browser.close()
-    assert errors == []
+    assert errors == [], errors
     assert len(list(shots.glob("*.png"))) >= 20

@@ -141,8 +141,14 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     topic = _topic(top.passage.source) if top else None
 
     def handover(reason: str, text: str) -> Reply:
+        sug, tp = suggestion, topic
+        if (top is None or top.confidence < THRESHOLD) and cid and not new:
+            # "a person please" says nothing about the matter: suggest from what the chat was about
+            earlier = _last_answered(scope, cid, idx)
+            if earlier is not None:
+                sug, tp = earlier.text[:600], _topic(earlier.source)
         return done(text, None, top.confidence if top else 0.0, True, reason,
-                    ticket={"reason": reason, "topic": topic, "suggested_reply": suggestion})
+                    ticket={"reason": reason, "topic": tp, "suggested_reply": sug})
 
     if wants_person(question):
         return handover("requested", "Of course. I'm passing you to a person from the team, with this conversation "
@@ -178,6 +184,16 @@ def ask(scope: Scope, question: str, *, person_id: str | None = None, conversati
     return done("I'm not sure I can answer that." + hint + " Could you rephrase it, or shall I pass you to a "
                 "person?", top.passage.source if top else None, top.confidence if top else 0.0, False,
                 "not_sure", low_confidence=low)
+
+
+def _last_answered(scope: Scope, cid: str, idx: Any) -> Any:
+    """The passage of the conversation's latest confident answer (None when there is none)."""
+    row = scope.one("SELECT source FROM assistant_messages WHERE conversation_id = $c AND role = 'assistant' "
+                    "AND source IS NOT NULL AND source <> 'orders' AND confidence >= $t ORDER BY n DESC LIMIT 1",
+                    {"c": cid, "t": THRESHOLD})
+    if not row:
+        return None
+    return next((p for p in idx.passages if p.source == row[0]), None)
 
 
 def _topic(source: str) -> str:

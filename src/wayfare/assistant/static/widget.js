@@ -29,10 +29,14 @@
       .then(function (r) { return r.json().then(function (j) { return { status: r.status, body: j }; }); });
   }
 
-  function page() {
-    post("/v1/page", { anonymousId: visitor, name: document.title, properties: {
-      url: location.href, path: location.pathname, referrer: document.referrer, title: document.title } })
-      .catch(function () { /* tracking must never break the page */ });
+  function page() {  // a beacon: fire and forget, so the shop's console stays free of CORS errors
+    var body = JSON.stringify({ writeKey: key, anonymousId: visitor, name: document.title, properties: {
+      url: location.href, path: location.pathname, referrer: document.referrer, title: document.title } });
+    try {
+      if (navigator.sendBeacon && navigator.sendBeacon(base + "/v1/page", new Blob([body], { type: "text/plain" }))) { return; }
+    } catch (e) { /* fall through */ }
+    fetch(base + "/v1/page", { method: "POST", mode: "no-cors", keepalive: true, headers: { "Content-Type": "text/plain" },
+                               body: body }).catch(function () { /* tracking must never break the page */ });
   }
   page();
   window.wayfare = { page: page, visitor: visitor };

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import persona_list
+from .common import persona_list, safe_engine_call
 from .feedback import run_feedback
 from .journey import journey_map
 from .overview import summary
@@ -18,4 +18,7 @@ WARMERS = [
     ("feedback", run_feedback),
     ("predictions", run_predictions),
     ("retention:orders", lambda s: run_retention(s, "orders")),
+    # the assistant's index (and, with the embedding extra, the sentence model: ~16 s to load) before the
+    # first customer asks; the value cached here is only its kind
+    ("assistant:index", lambda s: type(safe_engine_call("assistant", "index_for", s)).__name__),
 ]
