@@ -442,6 +442,8 @@ class _Run:
                     facts = facts_for(self.scope, e.person_id, e.trigger, e.entered_at, self.policy)
                 elif not self.message(e, i, action, facts, nxt):
                     return  # waits for a person or for the morning
+            if res.actions and nxt >= len(flow.steps):
+                return  # the action's own transaction already marked the entry done
             if not res.actions:
                 node = flow.steps[i]
                 with tx(self.store) as c:
