@@ -244,8 +244,10 @@ def test_warming_fills_the_cache_for_every_workspace(demo_server):
     for w in demo_server.store.workspaces():
         cache.bump(w["id"])
     hits = cache.hits
+    from wayfare.web.dashboard.warmers import WARMERS
+
     n = warm_all(demo_server.store, threading.Event())
-    assert n == 7 * len(demo_server.store.workspaces())
+    assert len(WARMERS) == 8 and n == len(WARMERS) * len(demo_server.store.workspaces())  # 7 pages + the assistant
     c = Client(demo_server.url)
     c.login("owner@example.org")
     c.get("/segments")

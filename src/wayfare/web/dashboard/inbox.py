@@ -73,11 +73,13 @@ def handover(ctx: Ctx) -> dict:
     suggested = next((t["suggested_reply"] for t in reversed(tickets) if t.get("suggested_reply")), None)
     profile = customer_view(scope, customer)
     first = profile["name"].split()[0] if profile and profile.get("name") and "@" not in profile["name"] else None
-    draft = (f"Hi {first}, " if first else "Hi, ") + "thank you for your message. "
-    if suggested:
+    msgs = got.get("messages") or []
+    answered = next((m["role"] == "staff" for m in reversed(msgs) if m["role"] in ("customer", "staff")), False)
+    draft = "" if answered else (f"Hi {first}, " if first else "Hi, ") + "thank you for your message. "
+    if suggested and not answered:  # once a person has answered, the box is left for their next message
         draft += suggested.strip()
     return {"title": f"Hand-over: {conv.get('subject') or 'conversation'}", "conversation": conv,
-            "messages": got.get("messages") or [], "handovers": [{**t, "why": REASONS.get(t["reason"], t["reason"])}
+            "messages": msgs, "handovers": [{**t, "why": REASONS.get(t["reason"], t["reason"])}
                                                                  for t in tickets],
             "customer": profile, "suggested_reply": suggested, "draft": draft[:4000],
             "closed": conv.get("status") == "closed"}
