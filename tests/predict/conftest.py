@@ -14,11 +14,12 @@ from wayfare.store import Store
 
 @pytest.fixture(scope="module")
 def salon_db(tmp_path_factory):
+    from wayfare.cli._common import close_store
+
+    close_store()  # a CLI store left open by an earlier in-process test would take the demo's writes
     db = tmp_path_factory.mktemp("salon") / "salon.db"
     r = CliRunner().invoke(app, [f"--db={db}", "demo", "--business", "salon", "--customers", "400", "--seed", "2"])
     assert r.exit_code == 0, r.output
-    from wayfare.cli._common import close_store
-
     close_store()  # the CLI keeps its store open in-process; close it so the file is whole
     with Store(db) as st:
         st.checkpoint()

@@ -119,3 +119,21 @@ def test_model_recovers_a_planted_signal_and_refuses_one_class():
     assert np.allclose(contrib.iloc[:5].sum(axis=1), logit, atol=1e-6)
     with pytest.raises(Exception, match="only one outcome"):
         BehaviourModel("churn").fit(X.iloc[:100], np.zeros(100))
+
+
+def test_p_alive_summary_in_sql_matches_the_pandas_summary(salon):
+    from wayfare.predict.clv import BetaGeoFitter, rfm_summary
+    from wayfare.predict.gbm import add_p_alive
+
+    cut = pd.Timestamp("2026-10-01")
+    X, bg = add_p_alive(salon, build_features(salon, cut), cut)
+    tx = salon.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events WHERE event = 'Order Completed' "
+                  "AND person_id IS NOT NULL AND ts < $c", {"c": cut.to_pydatetime()})
+    s = rfm_summary(tx, cut - pd.Timedelta(days=1))
+    ref = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
+    # (a, b) run off together on this small demo (no drop-out identified), so compare r, alpha and a / (a + b)
+    assert all(abs(bg.params_[k] - ref.params_[k]) < 1e-3 * ref.params_[k] for k in ("r", "alpha")), (bg.params_, ref.params_)
+    ratio = [m.params_["a"] / (m.params_["a"] + m.params_["b"]) for m in (bg, ref)]
+    assert abs(ratio[0] - ratio[1]) < 1e-3
+    pa = pd.Series(bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), index=s.index)
+    assert np.allclose(X.loc[s.index, "p_alive"], pa, atol=1e-9) and X.loc[~X.index.isin(s.index), "p_alive"].isna().all()

@@ -332,7 +332,7 @@ def score(
             "traits": list(scoring.TRAITS) if write_traits else [], "actions": s["actions"],
             "churn_auc": s["churn"]["auc"], "propensity_auc": s["propensity"]["auc"],
             "churn_compare": s["churn"]["compare"], "propensity_compare": s["propensity"]["compare"],
-            "high_risk": int((res.frame["churn_risk"] >= 0.7).sum()), "uplift": s["uplift"]}
+            "high_risk": int((res.frame["churn_risk"].round(3) > 0.7).sum()), "uplift": s["uplift"]}
     emit(data, json, lambda d: console.print_json(data=d))
 
 

@@ -5,7 +5,7 @@ Time split, with ``end`` the day after the last purchase and ``h`` the horizon:
 
     train: features before end - 2h, label in [end - 2h, end - h)
     test:  features before end - h,  label in [end - h, end)          -> AUC, lift, calibration, by segment
-    score: a model refitted on the test window scores features before end
+    score: a model refitted on the test window scores features before end (SHAP reasons on demand)
 
 so no label window is ever seen by the features of the same row, and the test window is never
 trained on by the evaluated model. BG/NBD P(alive), fitted on the same pre-cutoff purchases, is both
@@ -81,24 +81,22 @@ class BehaviourModel:
         return pd.DataFrame(c, index=X.index, columns=[*self.features, "bias"])
 
 
-def add_p_alive(scope_or_tx, X: pd.DataFrame, cutoff, event: str = "Order Completed", tx: pd.DataFrame | None = None,
-                horizon_days: int = 90):
-    """BG/NBD P(alive) and expected purchases in the horizon, from purchases before ``cutoff`` (NaN for people who never bought)."""
-    from .clv import rfm_summary
-
-    if tx is None:
-        tx = scope_or_tx.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
-                            "WHERE event = $e AND person_id IS NOT NULL AND ts < $c",
-                            {"e": event, "c": pd.Timestamp(cutoff).to_pydatetime()})
+def add_p_alive(scope, X: pd.DataFrame, cutoff, event: str = "Order Completed", horizon_days: int = 90):
+    """BG/NBD P(alive) and expected purchases in the horizon, from purchases before ``cutoff`` (NaN for people
+    who never bought). The (frequency, recency, T) summary is computed in the database, as
+    :func:`wayfare.predict.clv.rfm_summary` does in pandas (same-day purchases count once, weeks)."""
+    cut = pd.Timestamp(cutoff)
+    s = scope.df("""SELECT person_id, count(DISTINCT d) - 1 AS frequency, datediff('day', min(d), max(d)) / 7.0 AS recency,
+                           datediff('day', min(d), $end) / 7.0 AS "T"
+                    FROM (SELECT person_id, CAST(ts AS DATE) AS d FROM events
+                          WHERE event = $e AND person_id IS NOT NULL AND ts < $c) GROUP BY 1""",
+                 {"e": event, "c": cut.to_pydatetime(), "end": (cut - pd.Timedelta(days=1)).date()}).set_index("person_id")
     X = X.copy()
     X["p_alive"], X["bgnbd_expected"] = np.nan, np.nan
-    tx = tx[pd.to_datetime(tx["ts"]) < pd.Timestamp(cutoff)]
-    if tx.empty:
+    if s.empty:
         return X, None
-    s = rfm_summary(tx, pd.Timestamp(cutoff) - pd.Timedelta(days=1))
     bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
-    pa = pd.Series(bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), index=s.index)
-    X["p_alive"] = pa.reindex(X.index)
+    X["p_alive"] = pd.Series(bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"]), index=s.index).reindex(X.index)
     ex = bg.conditional_expected_number_of_purchases_up_to_time(horizon_days / 7, s["frequency"], s["recency"], s["T"])
     X["bgnbd_expected"] = pd.Series(np.asarray(ex), index=s.index).reindex(X.index)
     return X, bg
@@ -173,12 +171,16 @@ class TimeSplitResult:
     model: BehaviourModel
     features_now: pd.DataFrame
     scores: pd.Series
-    contributions: pd.DataFrame
     cutoffs: dict[str, str] = field(default_factory=dict)
 
+    def contributions(self, person_ids=None) -> pd.DataFrame:
+        """SHAP values for these people (computed on demand: TreeSHAP costs more than scoring)."""
+        X = self.features_now if person_ids is None else self.features_now.loc[list(person_ids)]
+        return self.model.contributions(X)
+
     def reasons(self, person_ids=None, top: int = 3) -> dict[str, list[str]]:
-        ids = self.scores.index if person_ids is None else [p for p in person_ids if p in self.scores.index]
-        return reasons_from_contributions(self.target, self.features_now.loc[ids], self.contributions.loc[ids],
+        ids = list(self.scores.index) if person_ids is None else [p for p in person_ids if p in self.scores.index]
+        return reasons_from_contributions(self.target, self.features_now.loc[ids], self.contributions(ids),
                                           self.scores.loc[ids], self.model.base_rate_, top=top)
 
 
@@ -224,8 +226,7 @@ def time_split(scope, target: str = "churn", horizon_days: int = 90, event: str 
     step(4, 5)
     Xnow, _ = _frame(scope, end, target, horizon_days, event, labelled=False)
     scores = pd.Series(final.predict_proba(Xnow), index=Xnow.index, name=target)
-    contrib = final.contributions(Xnow)
     step(5, 5)
-    return TimeSplitResult(target, horizon_days, evaluation, final, Xnow, scores, contrib,
+    return TimeSplitResult(target, horizon_days, evaluation, final, Xnow, scores,
                            {"train": tr_cut.date().isoformat(), "test": ev_cut.date().isoformat(),
                             "now": (end - dt.timedelta(days=1)).date().isoformat()})
