@@ -5,6 +5,7 @@ from .conversations import (
     answer_handover,
     assign,
     close,
+    customer_context,
     inbox,
     note,
     open_handovers,
@@ -15,9 +16,10 @@ from .conversations import (
 from .kb import Passage, bundled_kb, load_dir
 from .knowledge import index_for, ingest, passages, save_settings, settings
 from .retrieval import Hit, Index
+from .semantic import HybridIndex
 
 __all__ = [
-    "FOOTER", "THRESHOLD", "Hit", "Index", "Passage", "Reply", "answer_handover", "ask", "assign", "bundled_kb",
-    "close", "inbox", "index_for", "ingest", "load_dir", "note", "open_handovers", "passages", "reply",
+    "FOOTER", "THRESHOLD", "Hit", "HybridIndex", "Index", "Passage", "Reply", "answer_handover", "ask", "assign", "bundled_kb",
+    "close", "customer_context", "inbox", "index_for", "ingest", "load_dir", "note", "open_handovers", "passages", "reply",
     "save_settings", "set_status", "settings", "show",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ import orjson
 from ..errors import NotFound, ValidationError
 from ..store import Scope, utcnow
 
-__all__ = ["start", "get", "commit_turn", "journey_events", "add_message", "messages", "hand_over", "assign", "set_status", "note", "reply",
+__all__ = ["customer_context", "start", "get", "commit_turn", "journey_events", "add_message", "messages", "hand_over", "assign", "set_status", "note", "reply",
            "close", "inbox", "show", "open_handovers", "answer_handover", "journey_event", "STATUSES"]
 
 STATUSES = ("bot", "open", "assigned", "closed")
@@ -305,15 +305,16 @@ def inbox(scope: Scope, status: str | None = None, assignee: str | None = None, 
              "last_message": r[11]} for r in rows]
 
 
-def show(scope: Scope, cid: str) -> dict[str, Any]:
-    """Everything a person needs to answer: the transcript, the hand-over, the customer's profile."""
+def show(scope: Scope, cid: str, with_customer: bool = True) -> dict[str, Any]:
+    """Everything a person needs to answer: the transcript, the hand-over, the customer's profile (left out
+    with ``with_customer=False``, for a caller that caches it: it scans the person's events)."""
     conv = get(scope, cid)
     hand = scope.rows("SELECT ticket_id, reason, topic, suggested_reply, created_at, resolved_at "
                       "FROM assistant_handovers WHERE conversation_id = $c ORDER BY created_at", {"c": cid})
     out = {"conversation": conv, "messages": messages(scope, cid),
            "handovers": [{"ticket_id": h[0], "reason": h[1], "topic": h[2], "suggested_reply": h[3],
                           "created_at": h[4], "resolved_at": h[5]} for h in hand],
-           "customer": customer_context(scope, conv.get("person_id"))}
+           "customer": customer_context(scope, conv.get("person_id")) if with_customer else None}
     return out
 
 

@@ -65,13 +65,17 @@ def customer_view(scope: Any, customer: dict[str, Any] | None) -> dict[str, Any]
 def handover(ctx: Ctx) -> dict:
     cid = ctx.request.path_params["conversation_id"][:100]
     scope = ctx.scope
-    got = safe_engine_call("assistant", "show", scope, cid)
+    got = safe_engine_call("assistant", "show", scope, cid, with_customer=False)  # the transcript: always fresh
     if got is None:
         raise NotFound(f"no conversation {cid!r} in this workspace; the inbox lists the open ones")
-    conv, customer = got["conversation"], got.get("customer")
+    conv = got["conversation"]
+    pid = conv.get("person_id")
+    # the profile scans the person's events: cached until new data arrives (or two minutes)
+    customer = ctx.cached(f"inbox:customer:{pid}", lambda: customer_view(
+        scope, safe_engine_call("assistant", "customer_context", scope, pid)), ttl=120) if pid else None
     tickets = got.get("handovers") or []
     suggested = next((t["suggested_reply"] for t in reversed(tickets) if t.get("suggested_reply")), None)
-    profile = customer_view(scope, customer)
+    profile = customer
     first = profile["name"].split()[0] if profile and profile.get("name") and "@" not in profile["name"] else None
     msgs = got.get("messages") or []
     answered = next((m["role"] == "staff" for m in reversed(msgs) if m["role"] in ("customer", "staff")), False)
