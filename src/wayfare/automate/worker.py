@@ -178,6 +178,7 @@ class _Run:
         self.store = scope.store
         self.sender = _Sender(settings)
         self.policy = get_policy(scope)
+        self.journey: list[tuple] = []
         self.out = {"due": 0, "sent": 0, "skipped": 0, "deferred": 0, "failed": 0, "tasks": 0, "approvals": 0,
                     "goals": 0, "errors": 0}
 
@@ -306,6 +307,37 @@ class _Run:
             record(c, ws, e.flow.name, e.ref, step, "email", "sent", body["subject"][:200], e.variant, self.now)
             _move(c, ws, e, nxt, None)
         self.out["sent"] += 1
+        self._journey_event(e, step, "email", key)
+
+    def _journey_event(self, e: _Entry, step: int, channel: str, key: str) -> None:
+        """The send comes back as an event (DESIGN: the journey map shows automated touchpoints too);
+        written in one batch at the end of the pass (``messageId`` makes a repeat harmless)."""
+        self.journey.append((e.person_id, "Email Sent" if channel == "email" else "SMS Sent", channel,
+                             {"flow": e.flow.name, "step": step, "variant": e.variant, "trigger_event": e.trigger},
+                             f"sent:{key}"))
+
+    def flush(self) -> None:
+        if not self.journey:
+            return
+        from ..ingest import to_row, write_rows
+        pids = list({j[0] for j in self.journey})
+        who = dict(self.store.cursor().execute(
+            "SELECT person_id, arg_min(value, first_seen) FROM identities WHERE workspace_id = ? AND kind = 'user_id' "
+            "AND list_contains(?, person_id) GROUP BY 1", [self.ws, pids]).fetchall())
+        now = utcnow()
+        try:
+            from ..channels.records import _who as identify  # people without a user id: their email/phone
+        except ImportError:
+            identify = None
+        rows = []
+        for pid, ev, ch, props, mid in self.journey:
+            ident = {"userId": who[pid]} if pid in who else identify(self.scope, pid) if identify else None
+            if ident:
+                rows.append(to_row({"type": "track", "event": ev, "properties": props, "channel": ch,
+                                    "messageId": mid, **ident}, now, "wayfare:automate"))
+        with contextlib.suppress(Exception):  # every send is in the send log whatever happens here
+            write_rows(self.scope, rows)
+        self.journey.clear()
 
     def _other(self, e: _Entry, step: int, channel: str, body: dict, address: str, nxt: int,
                secret_env: str | None) -> None:
@@ -334,6 +366,8 @@ class _Run:
             record(c, ws, e.flow.name, e.ref, step, channel, status, why, e.variant, self.now)
             _move(c, ws, e, nxt, None)
         self.out["sent" if status == "sent" else "failed"] += 1
+        if status == "sent" and channel == "sms":
+            self._journey_event(e, step, "sms", key)
 
     def _approval(self, e: _Entry, step: int, node: Any, facts: Facts, sid: str) -> dict | str | None:
         """The approved (possibly edited) message; "waiting" while it waits; None when rejected (moved on)."""
@@ -486,6 +520,7 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
                 _release(scope.workspace_id, eid)
     finally:
         run.sender.close()
+        run.flush()
     return run.out
 
 
