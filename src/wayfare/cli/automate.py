@@ -145,10 +145,11 @@ def run_due_cmd(until: str = typer.Option(None, "--until", help="Simulate the cl
     end = _time(until, "--until") or now
     sc = scope(workspace)
     reconciled = reconcile(sc)
-    span = max(1, int((end - min(now, end)).total_seconds()))
-    with progress("running flows", total=span, quiet=json) as tick:
+    span = max(1, int((end - min(now, end)).total_seconds() // 3600))  # simulated hours
+    with progress("simulated hours", total=span, quiet=json) as tick:
         t0 = min(now, end)
-        total = run_until(sc, end, start=t0, on_pass=lambda t: tick(int((t - t0).total_seconds()), span))
+        total = run_until(sc, end, start=t0, on_pass=lambda t: tick(min(span, int((t - t0).total_seconds() // 3600)),
+                                                                     span))
     total.update(reconciled=reconciled, now=end)
     emit(total, json, lambda d: console.print(
         f"entered {d['entered']}, due {d.get('due', 0)}, sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
