@@ -35,7 +35,7 @@ def test_widget_chat_and_page_tracking_in_a_browser(tmp_path, bike_kb, server_fa
     srv = server_factory(db).start()
     site = tmp_path / "site"
     site.mkdir()
-    (site / "index.html").write_text(f"""<!doctype html><html><head><title>City Cycles</title></head><body>
+    (site / "index.html").write_text(f"""<!doctype html><html><head><title>City Cycles</title><link rel="icon" href="data:,"></head><body>
 <h1>City Cycles</h1><script src="{srv.url}/widget.js" data-key="{key}" async></script></body></html>""")
     port = free_port()
     handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(site), **kw)  # noqa: E731
@@ -47,6 +47,7 @@ def test_widget_chat_and_page_tracking_in_a_browser(tmp_path, bike_kb, server_fa
             page = browser.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)  # CORS included
             page.goto(f"http://127.0.0.1:{port}/index.html")
             page.click("#wf-open")
             expect(page.locator("#wf-log")).to_contain_text("automated assistant")
