@@ -23,7 +23,7 @@ def scan_path_events(events: ibis.Table) -> ibis.Table:
     """``person_id, event, ts, seq, sec`` sorted by person, time and arrival. Pure: an Ibis expression."""
     e = events.filter(events.person_id.notnull(), events.event.notnull())
     tie = "seq" if "seq" in e.columns else "event"
-    return e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds()).order_by(["person_id", "ts", tie])
+    return e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds().cast("float64")).order_by(["person_id", "ts", tie])
 
 
 def path_frame(events: ibis.Table, q: PathsQuery) -> pd.DataFrame:
