@@ -54,12 +54,16 @@ def retention_table(events: ibis.Table, q: RetentionQuery) -> ibis.Table:
 
 
 def run_retention(events: ibis.Table, q: RetentionQuery) -> dict[str, Any]:
-    e = events.filter(events.person_id.notnull())
-    c = e.filter(e.event == q.cohort_event) if q.cohort_event else e
-    c = c.mutate(p=period_index(c.ts, q.period))
-    sizes_e = c.group_by("person_id").aggregate(cohort=c.p.min())
-    sizes = dict(sizes_e.group_by("cohort").aggregate(n=sizes_e.count()).to_pandas().itertuples(index=False, name=None))
     tri = retention_table(events, q).to_pandas()
+    if q.return_event == q.cohort_event:  # everyone is active in their own cohort period: offset 0 is the size
+        sizes = {int(c): int(n) for c, o, n in tri.itertuples(index=False, name=None) if int(o) == 0}
+    else:
+        e = events.filter(events.person_id.notnull())
+        c = e.filter(e.event == q.cohort_event) if q.cohort_event else e
+        c = c.mutate(p=period_index(c.ts, q.period))
+        sizes_e = c.group_by("person_id").aggregate(cohort=c.p.min())
+        sizes = dict(sizes_e.group_by("cohort").aggregate(n=sizes_e.count()).to_pandas()
+                     .itertuples(index=False, name=None))
     cells: dict[int, dict[int, int]] = {}
     for cohort, off, n in tri.itertuples(index=False, name=None):
         cells.setdefault(int(cohort), {})[int(off)] = int(n)
