@@ -191,7 +191,10 @@ def segment_entry(n: int, tmp: Path) -> dict:
 
 
 # -- C: kill -9 during scheduled sends ----------------------------------------------------------
-def crash(n: int, kills: int, tmp: Path, seed: int = 7) -> dict:
+def crash(n: int, kills: int, tmp: Path, seed: int = 7, life: tuple[float, float] = (0.0, 2.0)) -> dict:
+    """``kills`` runs of ``wayfare flows run-due``, each SIGKILLed ``life`` seconds (uniform) after its first
+    delivery (so every kill lands mid-sending), then
+    restarts without kills until nothing is due; every message counted at the sink."""
     from wayfare.automate import enable_flow, load_flow, scan_triggers
     from wayfare.store import Store
 
@@ -210,11 +213,15 @@ def crash(n: int, kills: int, tmp: Path, seed: int = 7) -> dict:
         killed, runs, delivered_at_kill = 0, 0, []
         t0 = time.perf_counter()
         while killed < kills:
+            before = sum(sink.counts().values())
             p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             runs += 1
-            try:
-                p.wait(rng.uniform(1.5, 4.0))  # start-up is ~1.2 s; the kill lands while sending
-            except subprocess.TimeoutExpired:
+            # the kill lands while sending: after this run's first delivery, a random moment later
+            while p.poll() is None and sum(sink.counts().values()) == before:
+                time.sleep(0.05)
+            if p.poll() is None:
+                time.sleep(rng.uniform(*life))
+            if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait()
                 killed += 1
@@ -222,8 +229,8 @@ def crash(n: int, kills: int, tmp: Path, seed: int = 7) -> dict:
                 continue
             if sum(sink.counts().values()) >= n:
                 break
-        for _ in range(5):  # restarts without kills: reconcile and finish
-            subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900)
+        for _ in range(3):  # restarts without kills: reconcile and finish
+            subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600)
             runs += 1
         wall = time.perf_counter() - t0
         time.sleep(1)
@@ -242,6 +249,8 @@ def main() -> None:
     ap.add_argument("--profiles", type=int, default=1_000_000)
     ap.add_argument("--crash-sends", type=int, default=10_000)
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--life", type=float, nargs=2, default=(0.0, 2.0),
+                    help="seconds a run sends before SIGKILL")
     ap.add_argument("--only", choices=["burst", "segment", "crash"], default=None)
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
@@ -257,7 +266,7 @@ def main() -> None:
             out["burst"] = burst(a.people, tmp)
             print(json.dumps(out["burst"]), flush=True)
         if a.only in (None, "crash"):
-            out["crash"] = crash(a.crash_sends, a.kills, tmp)
+            out["crash"] = crash(a.crash_sends, a.kills, tmp, life=tuple(a.life))
             print(json.dumps(out["crash"]), flush=True)
     print(json.dumps(out, indent=1))
 
