@@ -65,6 +65,8 @@ def encoder() -> Encoder | None:
         return None
     from ..feedback.embedding import load_encoder
 
+    # no model-loading progress bars on stderr: `wayfare assistant ask --json` and the server stay quiet
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         base, device = load_encoder()
     except WayfareError as e:
