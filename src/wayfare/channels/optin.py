@@ -3,7 +3,8 @@ purpose, source, the exact wording and the time) only when the person confirms.
 
 The link (``/t/optin/{token}``) opens a page with a confirm button; the POST from that button records the
 consent. A GET alone never confirms, so a mail scanner that follows links cannot opt anyone in.
-Until then the person has no ``granted`` consent record, so no marketing mail goes to them.
+Until then the person's latest consent record is ``pending`` (not consent), so no marketing mail goes to them
+even when an imported trait says "subscribed".
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ __all__ = ["request_optin", "confirm_optin", "optin_of"]
 def request_optin(scope: Scope, person_id: str, address: str, wording: str, source: str, settings: SmtpSettings,
                   *, base_url: str | None = None, business: str = "us") -> str:
     """Store the request and mail the confirmation link; returns the opt-in id."""
+    from ..privacy import record_consent
+
     oid = secrets.token_hex(12)
+    # a "pending" record is not consent: it outranks a profile trait such as email_marketing=subscribed, so
+    # no marketing mail goes out before the person confirms
+    record_consent(scope, person_id, "email", "marketing", "pending", source=f"double opt-in requested ({source})",
+                   wording=wording)
     scope.write("INSERT INTO main.optins VALUES ($__ws, $o, $p, 'email', 'marketing', $s, $w, $t, NULL)",
                 {"o": oid, "p": person_id, "s": source, "w": wording, "t": utcnow()}, con=scope.store.cursor())
     url = link(scope, "i", {"o": oid}, base_url)
