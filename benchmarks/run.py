@@ -111,6 +111,50 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "events_stored": stored}
 
 
+def bench_inprocess(tmp: Path, batches: int = 300) -> dict:
+    """CPU per event of the server's two halves, in process (no HTTP): parse + checks + row building, and the
+    writer (dedupe, identity resolution, Arrow insert, profiles) in 10k-row group commits. CPU seconds, so the
+    figures hold on a shared machine where wall time does not."""
+    import resource
+
+    import orjson
+
+    from wayfare.ingest.messages import check_message, to_row
+    from wayfare.ingest.pipeline import write_rows
+    from wayfare.store import Store
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    names = ["Menu Viewed", "Table Booked", "Order Completed", "Page Viewed"]
+    bodies = []
+    for c in range(batches):  # the same messages as ingest_wrk.lua
+        msgs = [{"type": "track", "event": names[(c * 100 + i) % 4], "userId": f"u{(c * 100 + i) % 5000}",
+                 "messageId": f"w{c}-{i}", "timestamp": "2026-11-20T12:00:00Z",
+                 "properties": {"revenue": (c * 100 + i) % 50, "channel": "web", "item": "Lasagne"}} for i in range(100)]
+        bodies.append(orjson.dumps({"batch": msgs}))
+    received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    c0 = cpu()
+    rows = []
+    for raw in bodies:
+        body = orjson.loads(raw)
+        small = 0 if len(raw) <= 32 * 1024 else None
+        rows.append([to_row(check_message(m, f"batch[{i}]", size=small), received, source="http:bench")
+                     for i, m in enumerate(body["batch"])])
+    parse = (cpu() - c0) / (batches * 100) * 1e6
+    with Store(tmp / "inproc.db") as s:
+        scope = s.scope("default")
+        c0 = cpu()
+        for k in range(0, batches, 100):
+            with s.transaction() as con:
+                write_rows(scope, [r for rs in rows[k:k + 100] for r in rs], con)
+        write = (cpu() - c0) / (batches * 100) * 1e6
+    return {"events": batches * 100, "parse_us_per_event_cpu": round(parse, 1),
+            "write_us_per_event_cpu": round(write, 1),
+            "one_core_ceiling_events_per_s": round(1e6 / (parse + write))}
+
+
 def venv_size() -> str:
     out = subprocess.run(["du", "-sh", sys.prefix], capture_output=True, text=True).stdout.split()
     return out[0] if out else "?"
@@ -123,6 +167,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "date": dt.date.today().isoformat(),
         "http_ingest": bench_http(tmp, seconds=5 if quick else 20),
+        "in_process_cpu": bench_inprocess(tmp),
         "bare_duckdb_append": bench_bare_append(tmp, 200_000 if quick else 1_000_000),
         "csv_import": bench_csv(tmp),
         "demo_generation": bench_demo(tmp, 10_000 if quick else 100_000),

@@ -13,9 +13,9 @@ from .conftest import journeys_for
 DAY = 86400
 
 
-def wf(db, *args) -> dict | list:
+def wf(db, *args, timeout: int = 120) -> dict | list:
     out = subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", *args, "--json"], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=timeout)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -59,7 +59,7 @@ def test_cli_funnel_loose_order_and_the_spark_engine_give_the_same_json(tmp_path
     loose = wf(db, *steps, "--order", "loose")
     assert [s["count"] for s in strict["steps"]] == [3, 1]
     assert [s["count"] for s in loose["steps"]] == [3, 2]
-    on_spark = wf(db, *steps, "--order", "loose", "--engine", "spark")
+    on_spark = wf(db, *steps, "--order", "loose", "--engine", "spark", timeout=600)  # a JVM starts
     assert on_spark["steps"] == loose["steps"]
     bad = subprocess.run([sys.executable, "-m", "wayfare", f"--db={db}", *steps, "--order", "sideways"],
                          capture_output=True, text=True, timeout=60)
