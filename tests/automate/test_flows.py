@@ -347,3 +347,21 @@ def test_a_webhook_step_posts_signed_json_once_to_a_real_server(scope, smtp, mon
     assert doc["flow"] == "hook" and doc["note"] == "paid 12" and doc["event"]["amount"] == 12
     t, v1 = (x.split("=", 1)[1] for x in headers["X-Wayfare-Signature"].split(","))
     assert v1 == hmac.new(b"k3y", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def test_workspaces_see_only_their_own_flows_approvals_tasks_and_log(store, smtp):
+    a, b = store.scope("default"), store.scope(store.create_workspace("other") and "other")
+    for sc in (a, b):
+        people(sc, {"ann": {"email": "ann@example.org", "first_name": "Ann", **SUB}})
+    make(a, APPROVE)
+    make(a, "name: t\npurpose: transactional\ntrigger: {event: Lapsed}\nsteps:\n  - {type: task, title: call}\n")
+    events(a, [("ann", "Lapsed", "2026-11-02T10:00:00")])
+    go(a, smtp, "2026-11-02T11:00:00")
+    go(b, smtp, "2026-11-02T11:00:00")
+    from wayfare.automate import list_flows
+    assert len(list_flows(a)) == 2 and list_flows(b) == []
+    assert len(pending_approvals(a)) == 1 and pending_approvals(b) == []
+    assert len(open_tasks(a)) == 1 and open_tasks(b) == []
+    assert trace(a) and trace(b) == []
+    with pytest.raises(Exception, match="no approval"):
+        decide_approval(b, pending_approvals(a)[0]["id"], "approve", "intruder@example.org")
