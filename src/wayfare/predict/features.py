@@ -98,7 +98,8 @@ def _cut(cutoff) -> dt.datetime:
 def build_features(scope, cutoff, event: str = "Order Completed") -> pd.DataFrame:
     """Features of every person seen before ``cutoff`` (a timestamp: events strictly before it count)."""
     df = scope.df(features_sql(event), {"cut": _cut(cutoff), "ev": event}).set_index("person_id")
-    return finish_features(df)
+    # sorted: the database returns groups in any order, and row order changes LightGBM's bagging
+    return finish_features(df.sort_index())
 
 
 def finish_features(df: pd.DataFrame) -> pd.DataFrame:
