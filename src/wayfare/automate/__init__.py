@@ -17,9 +17,10 @@ from .loader import load_flow, load_text, template_names, templates
 from .model import Flow
 from .policy import Decision, Policy, decide, get_policy, set_policy
 from .registry import disable_flow, enable_flow, get_flow, list_flows, stored_flows, validate_flow
+from .scheduler import Scheduler, run_until
 from .stats import flow_stats
 from .triggers import scan_triggers
-from .worker import Scheduler, reconcile, run_due, run_until
+from .worker import reconcile, run_due
 
 __all__ = ["dry_run", "EntryState", "Facts", "Step", "advance", "assign_variant", "complete_task", "decide_approval",
            "flows_for_person", "open_tasks", "pause_person", "pending_approvals", "resume_person", "trace",

@@ -8,10 +8,10 @@ from typing import Any
 
 from ..privacy import consent_status, is_suppressed
 from ..store import Scope, utcnow
+from .context import facts_for, render_message
 from .engine import EntryState, advance
 from .model import Flow, Sms, Task, Update, Wait, Webhook, parse_duration
 from .policy import decide, get_policy
-from .worker import facts_for, render_message
 
 __all__ = ["dry_run"]
 

@@ -27,14 +27,15 @@ import orjson
 
 from ..channels.email import SmtpClient, SmtpSettings, build_message, render, smtp_settings
 from ..privacy import consent_status, is_suppressed
-from ..store import Scope, Store, utcnow
+from ..store import Scope, utcnow
+from .context import facts_for, render_message
 from .engine import EntryState, Facts, advance
 from .journal import record, tx
-from .model import Email, Feedback, Flow, Sms, Task, Update, Webhook, match_props, parse_duration
-from .policy import Decision, Policy, decide, get_policy
+from .model import Flow, Sms, Task, Update, Webhook, parse_duration
+from .policy import Decision, decide, get_policy
 from .registry import stored_flows
 
-__all__ = ["run_due", "run_until", "reconcile", "Scheduler", "facts_for", "render_message"]
+__all__ = ["run_due", "reconcile"]
 log = logging.getLogger("wayfare.automate")
 
 
@@ -44,74 +45,6 @@ def reconcile(scope: Scope) -> int:
         n = con.execute("UPDATE main.sends SET status = 'uncertain', updated_at = ? WHERE workspace_id = ? "
                         "AND status = 'final'", [utcnow(), scope.workspace_id]).fetchone()[0]
     return int(n)
-
-
-def site_url() -> str:
-    return os.environ.get("WAYFARE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")  # for survey links only
-
-
-def facts_for(scope: Scope, person_id: str, trigger_msg: str | None, entered_at: dt.datetime | None,
-              policy: Policy) -> Facts:
-    con = scope.store.cursor()
-    ws = scope.workspace_id
-    row = con.execute("SELECT CAST(traits AS VARCHAR) FROM profiles WHERE workspace_id = ? AND person_id = ?",
-                      [ws, person_id]).fetchone()
-    person = orjson.loads(row[0]) if row and row[0] else {}
-    person["person_id"] = person_id
-    event: dict = {}
-    if trigger_msg:
-        er = con.execute("SELECT CAST(properties AS VARCHAR), revenue, event FROM events WHERE workspace_id = ? "
-                         "AND message_id = ?", [ws, trigger_msg]).fetchone()
-        if er:
-            event = orjson.loads(er[0]) if er[0] else {}
-            if er[1] is not None:
-                event.setdefault("revenue", er[1])
-            event.setdefault("name", er[2])
-
-    def happened(name: str, where: dict, since: dt.datetime, until: dt.datetime) -> bool:
-        rows = con.execute("SELECT CAST(properties AS VARCHAR), revenue FROM events WHERE workspace_id = ? AND "
-                           "person_id = ? AND event = ? AND ts >= ? AND ts <= ? LIMIT 500",
-                           [ws, person_id, name, since, until]).fetchall()
-        for props, rev in rows:
-            p = orjson.loads(props) if props else {}
-            if rev is not None:
-                p.setdefault("revenue", rev)
-            if not where or match_props(p, where):
-                return True
-        return False
-
-    return Facts(person=person, event=event, entered_at=entered_at,
-                 tz=str(person.get("timezone") or person.get("tz") or policy.default_tz), happened=happened)
-
-
-def render_message(node: Any, facts: Facts, flow: Flow, variant: str | None, send_id: str) -> dict:
-    """The message as this customer would get it (what the approval queue and the dry run show)."""
-    ctx = {"person": facts.person, "event": facts.event, "flow": flow.name, "variant": variant,
-           "site_url": site_url(), "send_id": send_id}
-    if isinstance(node, Feedback):
-        url = render(node.survey_url, ctx)
-        sep = "&" if "?" in url else "?"
-        links = [f"{url}{sep}score={s}&send={send_id}" for s in range(0 if node.kind == "nps" else 1,
-                                                                    11 if node.kind == "nps" else 6)]
-        name = facts.person.get("first_name") or facts.person.get("name") or "there"
-        text = (f"Hi {name},\n\n{node.question} Just pick a number:\n\n" +
-                "\n".join(f"{i}: {u}" for i, u in enumerate(links, start=0 if node.kind == "nps" else 1)) +
-                "\n\nThank you, it helps us a lot.")
-        html = "<p>Hi {}, {}</p><p>{}</p>".format(
-            render("{{ n }}", {"n": name}, html=True), render("{{ q }}", {"q": node.question}, html=True),
-            " ".join(f'<a href="{render("{{ u }}", {"u": u}, html=True)}">{i}</a>'
-                     for i, u in enumerate(links, start=0 if node.kind == "nps" else 1)))
-        return {"channel": "email", "subject": render(node.subject, ctx), "text": text, "html": html}
-    if isinstance(node, Email):
-        return {"channel": "email", "subject": render(node.subject, ctx), "text": render(node.text, ctx),
-                "html": render(node.html, ctx, html=True) if node.html else None}
-    if isinstance(node, Sms):
-        return {"channel": "sms", "text": render(node.text, ctx)}
-    if isinstance(node, Webhook):
-        return {"channel": "webhook", "url": node.url,
-                "payload": {"flow": flow.name, "person_id": facts.person.get("person_id"), "variant": variant,
-                            "event": facts.event, **{k: render(str(v), ctx) for k, v in node.payload.items()}}}
-    raise TypeError(f"not a message: {node!r}")
 
 
 def _permanent(err: Exception) -> bool:
@@ -540,73 +473,3 @@ def _claim(ws: str, entry_id: str) -> bool:
 def _release(ws: str, entry_id: str) -> None:
     with _busy_lock:
         _busy.discard((ws, entry_id))
-
-
-def run_until(scope: Scope, until: dt.datetime, start: dt.datetime | None = None,
-              settings: SmtpSettings | None = None, tick: dt.timedelta = dt.timedelta(hours=6),
-              on_pass: Any = None) -> dict:
-    """Simulate the clock from ``start`` (now) to ``until``: triggers and due entries run at every timer's
-    own time (and at least every ``tick``), so waits, quiet hours and deadlines fire when they would."""
-    from .triggers import scan_triggers
-    t = min(start or utcnow(), until)
-    settings = settings or smtp_settings()
-    total: dict[str, int] = {"entered": 0, "passes": 0}
-    for _ in range(5000):
-        total["entered"] += scan_triggers(scope, t)
-        for _ in range(1000):  # in batches until nothing more is due at t
-            res = run_due(scope, t, settings=settings, limit=2000)
-            for k, v in res.items():
-                total[k] = total.get(k, 0) + v
-            if res["due"] < 2000 or res["due"] == res["errors"]:
-                break
-        total["passes"] += 1
-        if on_pass is not None:
-            on_pass(t)
-        if t >= until:
-            break
-        nxt = scope.store.cursor().execute(
-            "SELECT min(wake_at) FROM flow_entries WHERE workspace_id = ? AND status = 'active' AND wake_at > ?",
-            [scope.workspace_id, t]).fetchone()[0]
-        t = min(x for x in (nxt, t + tick, until) if x is not None)
-    return total
-
-
-class Scheduler:
-    """Runs triggers and due entries in a background thread; woken at once by committed ingest batches."""
-
-    def __init__(self, store: Store, interval: float = 1.0):
-        self.store, self.interval = store, interval
-        self.wake = threading.Event()
-        self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="wayfare-scheduler", daemon=True)
-
-    def start(self) -> Scheduler:
-        from ..ingest import on_commit
-        on_commit(lambda ws, n: self.wake.set())
-        self.thread.start()
-        return self
-
-    def _scopes(self) -> list[Scope]:
-        rows = self.store.cursor().execute("SELECT DISTINCT workspace_id FROM flows WHERE enabled").fetchall()
-        return [self.store.scope(r[0]) for r in rows]
-
-    def _loop(self) -> None:
-        from .triggers import scan_triggers
-        first = True
-        while not self.stop_flag.is_set():
-            try:
-                for sc in self._scopes():
-                    if first:
-                        reconcile(sc)
-                    scan_triggers(sc)
-                    run_due(sc)
-                first = False
-            except Exception as e:  # noqa: BLE001 - keep the scheduler alive
-                log.warning("scheduler pass failed: %s", e)
-            self.wake.wait(self.interval)
-            self.wake.clear()
-
-    def stop(self) -> None:
-        self.stop_flag.set()
-        self.wake.set()
-        self.thread.join(timeout=10)
