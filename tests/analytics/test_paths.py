@@ -89,3 +89,15 @@ def test_paths_scan_executor_equals_the_ibis_rows_on_generated_logs(tmp_path_fac
         assert rows(path_frame(sc.ibis("events"), q)) == rows(path_rows(sc.ibis("events"), q).to_pandas())
     finally:
         store.close()
+
+
+def test_paths_collapsed_repeats_keep_the_session_they_bridge(mem_scope):
+    """A@0, A@20m, A@40m, B@50m is one session (no 30-minute gap), also once the repeated A's are one step."""
+    from wayfare.analytics.paths import path_rows
+    from wayfare.analytics.paths_scan import path_frame
+
+    journeys_for(mem_scope, {"p": [(0, "A"), (20 * MIN, "A"), (40 * MIN, "A"), (50 * MIN, "B")]})
+    q = PathsQuery(end="B", depth=2, collapse_repeats=True)
+    ev = mem_scope.ibis("events")
+    assert path_rows(ev, q).to_pandas().values.tolist() == [["A", "B"]]
+    assert path_frame(ev, q).values.tolist() == [["A", "B"]]

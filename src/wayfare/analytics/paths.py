@@ -42,17 +42,13 @@ def path_rows(events: ibis.Table, q: PathsQuery) -> ibis.Table:
     Without ``collapse_repeats`` it is one window pass over the person's events in time order (one sort):
     the neighbours' events and times come from ``lead``/``lag`` of the same ordering, and a neighbour is in
     the same session while no gap between it and the row lies over ``session_gap``. Collapsing repeats
-    drops rows first, so it takes a second pass."""
+    needs the sessions of all events first, so it takes a second pass (:func:`_path_rows_collapsed`)."""
+    if q.collapse_repeats:
+        return _path_rows_collapsed(events, q)
     e = events.filter(events.person_id.notnull(), events.event.notnull())
     tie = "seq" if "seq" in e.columns else "event"
     e = e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds())
     w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
-    if q.collapse_repeats:
-        e = e.mutate(prev_sec=e.sec.lag().over(w), prev_event=e.event.lag().over(w))
-        e = e.mutate(new=(e.prev_sec.isnull() | ((e.sec - e.prev_sec) > q.session_gap)).cast("int64"))
-        e = e.filter((e.new == 1) | (e.event != e.prev_event))
-        e = e.select("person_id", "event", "ts", tie, "sec")
-        w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
     gap = q.session_gap
     anchor = q.end or q.start
     prev_sec = e.sec.lag().over(w)
@@ -88,6 +84,54 @@ def path_rows(events: ibis.Table, q: PathsQuery) -> ibis.Table:
         ok = ok & e[f"v{i}"].notnull() & within
         out[i] = ibis.ifelse(ok, e[f"v{i}"], ibis.null("string"))
         prev_t = ti
+    if q.end:
+        sel = {f"e{q.depth - i}": out[i] for i in range(1, q.depth)} | {f"e{q.depth}": e.event}
+    else:
+        sel = {"e1": e.event} | {f"e{i + 1}": out[i] for i in range(1, q.depth)}
+    return e.select(**{f"e{i + 1}": sel[f"e{i + 1}"] for i in range(q.depth)})
+
+
+def _path_rows_collapsed(events: ibis.Table, q: PathsQuery) -> ibis.Table:
+    """:func:`path_rows` with ``collapse_repeats``: sessions are found on all events first, then repeats
+    dropped, so the neighbours' session flags come from the first pass.
+
+    Two window passes over the person's events in time order (one sort): the first marks session starts
+    and repeats, the second reads the neighbours, checking with the session-start flags that a neighbour
+    is in the same session."""
+    e = events.filter(events.person_id.notnull(), events.event.notnull())
+    tie = "seq" if "seq" in e.columns else "event"
+    e = e.select("person_id", "event", "ts", tie, sec=e.ts.epoch_seconds())
+    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
+    e = e.mutate(prev_sec=e.sec.lag().over(w), prev_event=e.event.lag().over(w))
+    e = e.mutate(new=(e.prev_sec.isnull() | ((e.sec - e.prev_sec) > q.session_gap)).cast("int64"))
+    if q.collapse_repeats:
+        e = e.filter((e.new == 1) | (e.event != e.prev_event))
+    w = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]])
+    before = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, -1))
+    upto = ibis.window(group_by=e.person_id, order_by=[e.ts, e[tie]], rows=(None, 0))
+    anchor = q.end or q.start
+    cols: dict = {}
+    if q.end:  # e{depth} is the end event, e{depth-1} the one before ...
+        for i in range(1, q.depth):
+            cols[f"v{i}"] = e.event.lag(i).over(w)
+            cols[f"s{i}"] = e.new.lag(i - 1).over(w) if i > 1 else e.new
+    else:
+        for i in range(1, q.depth):
+            cols[f"v{i}"] = e.event.lead(i).over(w)
+            cols[f"s{i}"] = e.new.lead(i).over(w)
+    if anchor is not None:
+        cols["last_anchor"] = ibis.ifelse(e.event == anchor, e.sec, ibis.null("int64")).max().over(before)
+        cols["session_start"] = ibis.ifelse(e.new == 1, e.sec, ibis.null("int64")).max().over(upto)
+    e = e.mutate(**cols)
+    if anchor is None:
+        e = e.filter(e.new == 1)
+    else:
+        e = e.filter(e.event == anchor, e.last_anchor.isnull() | (e.last_anchor < e.session_start))
+    out = {}
+    ok = ibis.literal(True)
+    for i in range(1, q.depth):
+        ok = ok & e[f"v{i}"].notnull() & (e[f"s{i}"] == 0)
+        out[i] = ibis.ifelse(ok, e[f"v{i}"], ibis.null("string"))
     if q.end:
         sel = {f"e{q.depth - i}": out[i] for i in range(1, q.depth)} | {f"e{q.depth}": e.event}
     else:
