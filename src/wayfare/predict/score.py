@@ -111,18 +111,25 @@ def write_traits(scope, res: Scores) -> int:
 
 
 # -- what the dashboard and the HTTP API read: computed once per state of the events ------------------------
-_CACHE: dict[tuple, Scores] = {}
+_CACHE: dict[tuple, tuple[tuple, float, Scores]] = {}
 _LOCK = threading.Lock()
+MAX_AGE_S = 900.0  # a live shop's events change all the time: re-score at most every 15 minutes
 
 
 def cached_scores(scope) -> Scores:
-    key = (str(scope.store.path), scope.workspace_id) + tuple(scope.one("SELECT count(*), max(seq), max(ts) FROM events"))
+    """Scores for the workspace, recomputed when its events have changed and the last scoring is older
+    than :data:`MAX_AGE_S` (imports and demos, whose events stop changing, are scored once)."""
+    import time
+
+    key = (str(scope.store.path), scope.workspace_id)
+    state = tuple(scope.one("SELECT count(*), max(seq), max(ts) FROM events"))
     with _LOCK:
-        if key not in _CACHE:
-            for k in [k for k in _CACHE if k[:2] == key[:2]]:
-                del _CACHE[k]
-            _CACHE[key] = score_customers(scope, save=False)
-        return _CACHE[key]
+        hit = _CACHE.get(key)
+        if hit and (hit[0] == state or time.monotonic() - hit[1] < MAX_AGE_S):
+            return hit[2]
+        res = score_customers(scope, save=False)
+        _CACHE[key] = (state, time.monotonic(), res)
+        return res
 
 
 def _label(risk) -> str:
