@@ -191,9 +191,9 @@ def segment_entry(n: int, tmp: Path) -> dict:
 
 
 # -- C: kill -9 during scheduled sends ----------------------------------------------------------
-def crash(n: int, kills: int, tmp: Path, seed: int = 7, life: tuple[float, float] = (0.0, 2.0)) -> dict:
-    """``kills`` runs of ``wayfare flows run-due``, each SIGKILLed ``life`` seconds (uniform) after its first
-    delivery (so every kill lands mid-sending), then
+def crash(n: int, kills: int, tmp: Path, seed: int = 7, life: tuple[float, float] = (0.0, 0.5)) -> dict:
+    """``kills`` runs of ``wayfare flows run-due``, each SIGKILLed ``life`` seconds (uniform) after it has
+    delivered a random 1 … 2n/kills messages (so every kill lands mid-sending, spread over the send), then
     restarts without kills until nothing is due; every message counted at the sink."""
     from wayfare.automate import enable_flow, load_flow, scan_triggers
     from wayfare.store import Store
@@ -216,8 +216,10 @@ def crash(n: int, kills: int, tmp: Path, seed: int = 7, life: tuple[float, float
             before = sum(sink.counts().values())
             p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             runs += 1
-            # the kill lands while sending: after this run's first delivery, a random moment later
-            while p.poll() is None and sum(sink.counts().values()) == before:
+            # the kill lands while sending, spread over the whole send: after a random share of n / kills
+            # more deliveries (at least one), a random moment later
+            target = before + rng.randint(1, max(1, 2 * n // max(1, kills) - 1))
+            while p.poll() is None and sum(sink.counts().values()) < target:
                 time.sleep(0.05)
             if p.poll() is None:
                 time.sleep(rng.uniform(*life))
@@ -249,7 +251,7 @@ def main() -> None:
     ap.add_argument("--profiles", type=int, default=1_000_000)
     ap.add_argument("--crash-sends", type=int, default=10_000)
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--life", type=float, nargs=2, default=(0.0, 2.0),
+    ap.add_argument("--life", type=float, nargs=2, default=(0.0, 0.5),
                     help="seconds a run sends before SIGKILL")
     ap.add_argument("--only", choices=["burst", "segment", "crash"], default=None)
     ap.add_argument("--quick", action="store_true")
