@@ -40,9 +40,13 @@ class Tables:
     def spark_from_scope(cls, scope, master: str = "local[2]", folder: str | None = None, **conf: str) -> Tables:
         """The workspace's events and profiles on Spark: exported to Parquet under ``folder`` (a temp folder
         by default; on a cluster, a path every executor reads), then read by a session on ``master``."""
+        import atexit
+        import shutil
         import tempfile
 
-        folder = folder or tempfile.mkdtemp(prefix="wayfare-spark-")
+        if folder is None:  # a temporary export: removed when the process ends
+            folder = tempfile.mkdtemp(prefix="wayfare-spark-")
+            atexit.register(shutil.rmtree, folder, True)
         ev, pr = os.path.join(folder, "events.parquet"), os.path.join(folder, "profiles.parquet")
         cur = scope.store.cursor()
         ws = scope.workspace_id.replace("'", "''")
