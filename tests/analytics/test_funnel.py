@@ -264,3 +264,19 @@ def test_funnel_loose_identical_on_duckdb_and_spark(tmp_path, engine):
         assert [s["count"] for s in r["steps"]] == want
     finally:
         store.close()
+
+
+def test_funnel_scan_and_builder_agree_on_sub_second_times(mem_scope):
+    """Step seconds are whole seconds of the exact difference in the scan; the builder's epochs are
+    engine-typed (fractional on DuckDB, whole on Spark), so it agrees to within a second."""
+    from wayfare.analytics.funnel_scan import levels_by_scan
+
+    journeys_for(mem_scope, {"a": [(0.2, "A"), (10.9, "B"), (20.05, "C")], "b": [(0.7, "A"), (3.1, "B")]})
+    q = FunnelQuery(steps=[Step(event=s) for s in "ABC"], within=60)
+    ev = mem_scope.ibis("events")
+    built = funnel_levels(ev, q).to_pandas().sort_values("person_id")
+    scanned = levels_by_scan(ev, q).to_pandas().sort_values("person_id")
+    assert scanned.level.tolist() == built.level.tolist() == [3, 2]
+    assert scanned.secs_2.tolist() == [10, 2] and scanned.secs_3.fillna(-1).tolist() == [19, -1]
+    assert all(abs(a - b) < 1 for a, b in zip(built.secs_2, scanned.secs_2, strict=True))
+    assert abs(built.secs_3.iloc[0] - 19) < 1

@@ -77,7 +77,7 @@ def walk(tbl: pa.Table, q: FunnelQuery) -> pa.Table:
         spans = _loose(t, pk, g, on_mask, n)
         for k in range(1, n):
             ok = (spans[k] >= 0) & (spans[k] <= t + win)
-            d = spans[k][ok] // 1_000_000 - t[ok] // 1_000_000
+            d = _whole_seconds(spans[k][ok] - t[ok])
             secs[k + 1] = _min_per(pk[ok], d, n_people)
             level[pk[ok]] = k + 1
     else:
@@ -91,7 +91,7 @@ def walk(tbl: pa.Table, q: FunnelQuery) -> pa.Table:
             s = vstart[pp] if len(vrows) else np.zeros(len(rows), np.int64)
             ok &= t[rows] <= s + win
             rows, s = rows[ok], s[ok]
-            d = t[rows] // 1_000_000 - s // 1_000_000
+            d = _whole_seconds(t[rows] - s)
             secs[k + 1] = _min_per(pk[rows], d, n_people)
             level[pk[rows]] = k + 1
             vrows, vstart = rows, s
@@ -110,6 +110,12 @@ def walk(tbl: pa.Table, q: FunnelQuery) -> pa.Table:
 
 
 _NONE = np.iinfo(np.int64).max
+
+
+def _whole_seconds(micros: np.ndarray) -> np.ndarray:
+    """Whole seconds between two times (the exact difference, truncated), as the builder's DuckDB SQL
+    computes them from fractional epochs."""
+    return micros // 1_000_000
 
 
 def _min_per(keys: np.ndarray, vals: np.ndarray, n: int) -> np.ndarray:
