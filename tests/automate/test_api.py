@@ -23,6 +23,11 @@ def test_flows_as_json_validate_enable_list_and_stats(tmp_path, server_factory):
         assert ok.status_code == 200 and ok.json()["valid"] is True and ok.json()["trigger"] == "event"
         bad = c.post("/v1/flows/validate", json={**doc, "steps": [{"type": "wait", "duration": "soon"}]}, headers=h)
         assert bad.status_code == 422 and bad.json()["where"] == "steps.0.wait.duration"
+        for path in ("/v1/flows/validate", "/v1/flows"):  # bodies that are not a flow: a clear 422, never a 500
+            for body in (b"", b"{not json", b"[1, 2]", b"null"):
+                r = c.post(path, content=body, headers={**h, "Content-Type": "application/json"})
+                assert r.status_code == 422 and r.json()["where"] == "body", (path, body, r.text)
+            assert c.post(path, content=b"", headers={"Content-Type": "application/json"}).status_code == 401
         assert c.post("/v1/flows", json=doc, headers=h).json()["flow"] == "abandoned-cart"
         flows = c.get("/v1/flows", headers=h).json()["flows"]
         assert [(f["name"], f["enabled"], f["trigger"]) for f in flows] == [("abandoned-cart", True, "event")]

@@ -3,6 +3,7 @@ list, validate and enable a flow given in the same model as the YAML, stats."""
 
 from __future__ import annotations
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import ORJSONResponse
 
@@ -37,18 +38,47 @@ def register(app: FastAPI, state: AppState) -> None:
         except ValidationError as e:
             return ORJSONResponse({"error": str(e), "where": e.where}, status_code=422)
 
+    async def _body(request: Request) -> dict:
+        """The flow document: a JSON object, else a clear 422 (never a server error)."""
+        raw = await request.body()
+        if not raw.strip():
+            raise ValidationError("the request body is empty: send the flow as a JSON object", where="body")
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise ValidationError(f"the body is not valid JSON: {e}", where="body") from None
+        if not isinstance(doc, dict):
+            raise ValidationError("a flow is a JSON object with name, trigger and steps", where="body")
+        return doc
+
+    async def _doc(request: Request):
+        """(document, None), or (None, the error response): the key is checked before the body is judged."""
+        try:
+            return await _body(request), None
+        except ValidationError as e:
+            bad = e
+
+        def fail():
+            _scope(request)
+            raise bad
+        return None, _guard(fail)
+
     @app.get("/v1/flows", tags=["automate"])
     def flows(request: Request):
         return _guard(lambda: {"flows": list_flows(_scope(request))})
 
     @app.post("/v1/flows/validate", tags=["automate"])
     async def validate(request: Request):
-        doc = await request.json()
+        doc, err = await _doc(request)
+        if err is not None:
+            return err
         return _guard(lambda: (_scope(request), validate_flow(doc))[1])
 
     @app.post("/v1/flows", tags=["automate"])
     async def enable(request: Request):
-        doc = await request.json()
+        doc, err = await _doc(request)
+        if err is not None:
+            return err
 
         def go():
             sc = _scope(request)
