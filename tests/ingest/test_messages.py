@@ -58,3 +58,30 @@ def test_row_extracts_revenue_channel_and_identifiers():
     assert ("phone", "+447700900123") in r["_ids"]
     assert ("anonymous_id", "a-1") in r["_ids"]
     assert r["ts"] == NOW  # no timestamp: the time it was received
+
+
+def test_write_batches_one_flush_counts_duplicates_per_request(tmp_path):
+    """The group committer's flush writes several requests at once; each still learns its own duplicates."""
+    import datetime as dt
+
+    from wayfare.ingest.messages import check_message, to_row
+    from wayfare.ingest.pipeline import write_batches
+    from wayfare.store import Store
+
+    rec = dt.datetime(2026, 11, 30, 12, 0)
+
+    def rows(*ids: str) -> list[dict]:
+        return [to_row(check_message({"type": "track", "event": "Order Completed", "userId": f"u-{m}",
+                                      "messageId": m, "timestamp": "2026-11-20T12:00:00Z"}, "b"), rec, source="t")
+                for m in ids]
+
+    with Store(tmp_path / "w.db") as s:
+        sc = s.scope()
+        with s.transaction() as con:
+            first = write_batches(sc, [rows("a", "b"), rows("b", "c", "c"), rows("a")], con)
+        assert [(r.received, r.inserted, r.duplicates) for r in first] == [(2, 2, 0), (3, 1, 2), (1, 0, 1)]
+        assert first[0].people_created == 3
+        with s.transaction() as con:
+            again = write_batches(sc, [rows("c", "d"), rows("a")], con)
+        assert [(r.inserted, r.duplicates) for r in again] == [(1, 1), (0, 1)]
+        assert sc.one("SELECT count(*), count(DISTINCT message_id) FROM events") == (4, 4)

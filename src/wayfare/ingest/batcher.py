@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..store import Store
-from .pipeline import IngestResult, _notify, write_rows
+from .pipeline import IngestResult, _notify, write_batches
 
 __all__ = ["GroupCommitter"]
 log = logging.getLogger("wayfare.ingest")
@@ -86,8 +86,10 @@ class GroupCommitter:
             with self.store.transaction() as con:
                 for ws, its in by_ws.items():
                     scope = Scope(self.store, ws, ws)
-                    for it in its:
-                        results[id(it)] = write_rows(scope, it.rows, con)
+                    # one set of statements per workspace per flush: a statement's fixed cost (~0.2-1 ms
+                    # here) dominated when each request's 100 rows paid for five of their own
+                    for it, res in zip(its, write_batches(scope, [it.rows for it in its], con), strict=True):
+                        results[id(it)] = res
         except Exception as e:  # nothing of this flush was stored
             if len(items) > 1:  # one bad request must not sink its neighbours: retry them one by one
                 for it in items:

@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..identity.resolver import IdentityResolver
 from ..store import Scope
 
-__all__ = ["IngestResult", "write_rows", "on_commit"]
+__all__ = ["IngestResult", "write_rows", "write_batches", "on_commit"]
 
 _listeners: list[Callable[[str, int], None]] = []
 
@@ -74,22 +74,48 @@ def write_rows(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection | 
         if res.inserted:
             _notify(scope.workspace_id, res.inserted)
         return res
+    return _write(scope, rows, con)[0]
+
+
+def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyConnection) -> list[IngestResult]:
+    """Store several requests' rows with one set of statements (the group committer's flush) inside ``con``'s
+    transaction; one result per batch. A message id repeated across batches is stored once, for the first batch
+    that holds it, and counted as a duplicate in the later ones. Merges and new people are counted in the first
+    batch's result (they belong to the flush, not to one request)."""
+    if len(batches) == 1:
+        return [_write(scope, batches[0], con)[0]]
+    flat = [r for b in batches for r in b]
+    total, kept = _write(scope, flat, con)
+    out, i = [], 0
+    for b in batches:
+        n = sum(kept[i:i + len(b)])
+        out.append(IngestResult(received=len(b), inserted=n, duplicates=len(b) - n))
+        i += len(b)
+    out[0].people_created, out[0].merges = total.people_created, total.merges
+    return out
+
+
+def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection) -> tuple[IngestResult, list[bool]]:
+    """Write ``rows``; the result and, per row, whether it was stored (False: a duplicate message id)."""
     res = IngestResult(received=len(rows))
     if not rows:
-        return res
+        return res, []
     ws = scope.workspace_id
     seen: set[str] = set()
-    fresh = []
-    for r in rows:
+    kept = [False] * len(rows)
+    for i, r in enumerate(rows):
         if r["message_id"] not in seen:
             seen.add(r["message_id"])
-            fresh.append(r)
-    dup = _existing_ids(con, ws, [r["message_id"] for r in fresh])
+            kept[i] = True
+    dup = _existing_ids(con, ws, list(seen))
     if dup:
-        fresh = [r for r in fresh if r["message_id"] not in dup]
+        for i, r in enumerate(rows):
+            if kept[i] and r["message_id"] in dup:
+                kept[i] = False
+    fresh = [r for r, k in zip(rows, kept, strict=True) if k]
     res.duplicates = len(rows) - len(fresh)
     if not fresh:
-        return res
+        return res, kept
     resolution = IdentityResolver(scope).resolve(con, [r["_ids"] for r in fresh], [r["ts"] for r in fresh])
     res.merges = len(resolution.merges)
     res.people_created = len(resolution.new_people)
@@ -125,7 +151,7 @@ def write_rows(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection | 
         con.unregister("__wf_events")
     res.inserted = n
     _update_profiles(con, ws, fresh, resolution.person_ids, resolution.new_people)
-    return res
+    return res, kept
 
 
 def _update_profiles(
