@@ -182,11 +182,34 @@ class Store:
             self._con.execute("BEGIN")
             try:
                 yield self._con
-            except BaseException:
-                self._con.execute("ROLLBACK")
+            except BaseException as e:
+                try:
+                    self._con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed write may already have ended the transaction
+                if isinstance(e, duckdb.Error) and _is_disk_full(e):
+                    raise self._full(e) from e
                 raise
             else:
-                self._con.execute("COMMIT")
+                try:
+                    self._con.execute("COMMIT")
+                except duckdb.Error as e:
+                    if _is_disk_full(e):
+                        raise self._full(e) from e
+                    raise
+
+    def _full(self, e: BaseException) -> StoreError:
+        return StoreError(f"could not write the store {self.path}: the disk is full or a file-size limit was reached "
+                          f"({str(e).splitlines()[0][:200]}). Nothing of this change was kept; free some space and "
+                          "try again.")
+
+
+_DISK_FULL = ("no space left on device", "file too large", "disk quota exceeded", "could not write file")
+
+
+def _is_disk_full(e: BaseException) -> bool:
+    text = str(e).lower()
+    return any(k in text for k in _DISK_FULL)
 
 
 def _split_sql(sql: str) -> list[str]:
