@@ -15,7 +15,7 @@ from .engine import Facts
 from .model import Email, Feedback, Flow, Sms, Webhook, match_props
 from .policy import Policy
 
-__all__ = ["site_url", "facts_for", "render_message"]
+__all__ = ["site_url", "facts_for", "make_facts", "render_message"]
 
 
 def site_url() -> str:
@@ -29,7 +29,6 @@ def facts_for(scope: Scope, person_id: str, trigger_msg: str | None, entered_at:
     row = con.execute("SELECT CAST(traits AS VARCHAR) FROM profiles WHERE workspace_id = ? AND person_id = ?",
                       [ws, person_id]).fetchone()
     person = orjson.loads(row[0]) if row and row[0] else {}
-    person["person_id"] = person_id
     event: dict = {}
     if trigger_msg:
         er = con.execute("SELECT CAST(properties AS VARCHAR), revenue, event FROM events WHERE workspace_id = ? "
@@ -39,11 +38,19 @@ def facts_for(scope: Scope, person_id: str, trigger_msg: str | None, entered_at:
             if er[1] is not None:
                 event.setdefault("revenue", er[1])
             event.setdefault("name", er[2])
+    return make_facts(scope, person_id, person, event, entered_at, policy)
+
+
+def make_facts(scope: Scope, person_id: str, person: dict, event: dict, entered_at: dt.datetime | None,
+               policy: Policy) -> Facts:
+    """Facts from traits and trigger properties already read (one by one, or for a chunk at once)."""
+    ws = scope.workspace_id
+    person["person_id"] = person_id
 
     def happened(name: str, where: dict, since: dt.datetime, until: dt.datetime) -> bool:
-        rows = con.execute("SELECT CAST(properties AS VARCHAR), revenue FROM events WHERE workspace_id = ? AND "
-                           "person_id = ? AND event = ? AND ts >= ? AND ts <= ? LIMIT 500",
-                           [ws, person_id, name, since, until]).fetchall()
+        rows = scope.store.cursor().execute(
+            "SELECT CAST(properties AS VARCHAR), revenue FROM events WHERE workspace_id = ? AND person_id = ? AND "
+            "event = ? AND ts >= ? AND ts <= ? LIMIT 500", [ws, person_id, name, since, until]).fetchall()
         for props, rev in rows:
             p = orjson.loads(props) if props else {}
             if rev is not None:

@@ -9,6 +9,15 @@ is reconciled as ``uncertain`` and **not** resent (at-most-once inside that wind
 one commit; the Message-ID is deterministic, so a mailbox would also fold a copy). SMS and webhooks
 carry the same key as the provider's idempotency key, so an ``intent`` retried after a crash is folded
 by the provider. The entry's move to its next step commits in the same transaction as the send result.
+
+Throughput (issue 6): an email's row is written straight as ``final`` in the one commit before its
+terminator (a crash before that commit leaves no row, and the server discarded the unfinished DATA, so
+the entry is simply sent on the next pass); the ``sent`` result, its log line and the entry's move wait
+in memory and ride along with the next transaction (the next message's ``final``), and the rest of a
+chunk's results commit when the chunk ends. A crash in between leaves those rows ``final``: they become
+``uncertain`` and are not resent. Facts and policy inputs for a chunk are read with a few set-based
+queries (:class:`~wayfare.automate.prefetch.ChunkFacts`) right before it is sent. One commit and one
+SMTP transaction per email, where there were three commits and about eight single-row reads.
 """
 
 from __future__ import annotations
@@ -28,15 +37,31 @@ import orjson
 from ..channels.email import SmtpClient, SmtpSettings, build_message, render, smtp_settings
 from ..privacy import consent_status, is_suppressed
 from ..store import Scope, utcnow
-from .context import facts_for, render_message
+from .context import facts_for, make_facts, render_message
 from .engine import EntryState, Facts, advance
 from .journal import record, tx
 from .model import Flow, Sms, Task, Update, Webhook, parse_duration
 from .policy import Decision, decide, get_policy
+from .prefetch import ChunkFacts
 from .registry import stored_flows
 
 __all__ = ["run_due", "reconcile"]
 log = logging.getLogger("wayfare.automate")
+CHUNK = 250  # entries whose facts are read together and whose results commit together
+
+
+class _Lost(Exception):
+    """Another pass claimed this send between our read and our insert: it is theirs."""
+
+
+class _Later:
+    """Statements kept for the next transaction (the results of sends whose row is already ``final``)."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, list]] = []
+
+    def execute(self, q: str, args: list) -> None:
+        self.statements.append((q, args))
 
 
 def reconcile(scope: Scope) -> int:
@@ -66,8 +91,8 @@ class _Sender:
         try:
             return self.client.send(msg, before)
         except Exception:
-            with contextlib.suppress(Exception):
-                self.client.close()
+            with contextlib.suppress(Exception):  # no QUIT: the server may be inside an unfinished DATA
+                self.client.smtp.close()
             self.client = None
             raise
 
@@ -112,14 +137,40 @@ class _Run:
         self.sender = _Sender(settings)
         self.policy = get_policy(scope)
         self.journey: list[tuple] = []
+        self.later = _Later()
+        self.chunk: ChunkFacts | None = None
         self.out = {"due": 0, "sent": 0, "skipped": 0, "deferred": 0, "failed": 0, "tasks": 0, "approvals": 0,
                     "goals": 0, "errors": 0}
+
+    @contextlib.contextmanager
+    def tx(self) -> Any:
+        """A write transaction that first applies the results kept for later (in their order)."""
+        with tx(self.store) as c:
+            for q, args in self.later.statements:
+                c.execute(q, args)
+            yield c
+        self.later.statements.clear()
+
+    def commit(self) -> None:
+        if self.later.statements:
+            with self.tx():
+                pass
+
+    def facts(self, e: _Entry) -> Facts:
+        ch = self.chunk
+        ev = ch.event(e.trigger) if ch is not None and e.trigger else {}
+        if ch is None or not ch.knows(e.person_id) or ev is None:
+            return facts_for(self.scope, e.person_id, e.trigger, e.entered_at, self.policy)
+        return make_facts(self.scope, e.person_id, ch.person(e.person_id), ev, e.entered_at, self.policy)
 
     # -- the send path ----------------------------------------------------------------------------
     def _key(self, e: _Entry, step: int) -> tuple:
         return (e.flow.name, e.entry_id, e.person_id, step)
 
     def _send_row(self, e: _Entry, step: int) -> tuple | None:
+        known = self.chunk.send_row(self._key(e, step)) if self.chunk is not None else False
+        if known is not False:
+            return known  # type: ignore[return-value]
         return self.store.cursor().execute(
             "SELECT status, message_id FROM sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? AND "
             "person_id = ? AND step = ?", [self.ws, *self._key(e, step)]).fetchone()
@@ -128,12 +179,33 @@ class _Run:
         con.execute("UPDATE main.sends SET status = ?, detail = coalesce(?, detail), updated_at = ? WHERE "
                     "workspace_id = ? AND flow = ? AND entry_id = ? AND person_id = ? AND step = ?",
                     [status, detail, utcnow(), self.ws, *self._key(e, step)])
+        if self.chunk is not None:
+            self.chunk.wrote(self._key(e, step), status)
+
+    def _insert(self, con: Any, e: _Entry, step: int, status: str, channel: str, address: str | None, mid: str,
+                purpose: str, body: dict) -> bool:
+        """The send-log row (the claim on the idempotency key); False when another pass holds it."""
+        won = con.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
+                          "address, message_id, status, detail, created_at, updated_at, purpose, variant, "
+                          "trigger_event, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
+                          [self.ws, *self._key(e, step), channel, address, mid, status, self.now, utcnow(), purpose,
+                           e.variant, e.trigger, orjson.dumps(body).decode()]).fetchone()[0]
+        if won and self.chunk is not None:
+            self.chunk.wrote(self._key(e, step), status, mid)
+        return bool(won)
 
     def _policy(self, e: _Entry, channel: str, purpose: str, address: str | None, facts: Facts) -> Decision:
         sc = self.scope
         if channel == "webhook":
             return Decision("defer", "automations paused for the workspace", self.now + dt.timedelta(hours=1)) \
                 if self.policy.paused else Decision("send")
+        ch = self.chunk if self.chunk is not None and self.chunk.knows(e.person_id) else None
+        if ch is not None:
+            return decide(self.policy, channel=channel, purpose=purpose, address=address,
+                          consent=ch.consent(e.person_id, channel, purpose),
+                          suppressed=ch.is_suppressed(channel, address) if address else None,
+                          person_paused=str(facts.person.get("automations_paused", "")).lower() in ("true", "1", "yes"),
+                          recent_marketing=ch.marketing_sent(e.person_id), now=self.now, tz=facts.tz)
         recent = 0
         if purpose == "marketing":
             recent = self.store.cursor().execute(
@@ -151,7 +223,7 @@ class _Run:
         ws, key = self.ws, self._key(e, step)
         row = self._send_row(e, step)
         if row and row[0] != "intent":  # already done (sent, uncertain, skipped, failed): just move on
-            with tx(self.store) as c:
+            with self.tx() as c:
                 _move(c, ws, e, nxt, None)
             return True
         channel = "webhook" if isinstance(node, Webhook) else "sms" if isinstance(node, Sms) else "email"
@@ -169,34 +241,35 @@ class _Run:
                    facts.person.get("phone") if channel == "sms" else node.url)
         d = self._policy(e, channel, purpose, address, facts)
         if d.verdict == "defer":
-            with tx(self.store) as c:
+            with self.tx() as c:
                 record(c, ws, e.flow.name, e.ref, step, channel, "deferred", d.reason, e.variant, self.now)
                 _move(c, ws, e, step, d.until)
             self.out["deferred"] += 1
             return False
-        if not row:
-            with tx(self.store) as c:
-                won = c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, "
-                                "channel, address, message_id, status, detail, created_at, updated_at, purpose, "
-                                "variant, trigger_event, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', NULL, ?, ?, "
-                                "?, ?, ?, ?)", [ws, *key, channel, address, mid, self.now, utcnow(), purpose,
-                                                e.variant, e.trigger, orjson.dumps(body).decode()]).fetchone()[0]
-            if not won:  # another pass claimed this send between our read and our insert: it is theirs
-                return False
         if d.verdict == "skip":
-            with tx(self.store) as c:
+            with self.tx() as c:
+                if not row and not self._insert(c, e, step, "skipped", channel, address, mid, purpose, body):
+                    return False  # another pass claimed this send between our read and our insert: it is theirs
                 self._set(c, e, step, "skipped", d.reason)
                 record(c, ws, e.flow.name, e.ref, step, channel, "skipped", d.reason, e.variant, self.now)
                 _move(c, ws, e, nxt, None)
             self.out["skipped"] += 1
             return True
-        if channel == "email":
-            self._email(e, step, body, address or "", mid, sid, nxt)
-        else:
-            self._other(e, step, channel, body, address or "", nxt, getattr(node, "secret_env", None))
+        if channel == "email":  # its row is written in the commit just before the terminator
+            return self._email(e, step, body, address or "", mid, sid, nxt, None if row else purpose)
+        if not row:
+            with self.tx() as c:
+                if not self._insert(c, e, step, "intent", channel, address, mid, purpose, body):
+                    return False  # another pass claimed this send between our read and our insert: it is theirs
+        self._other(e, step, channel, body, address or "", nxt, getattr(node, "secret_env", None))
+        if purpose == "marketing" and self.chunk is not None and (self.chunk.send_row(key) or ("",))[0] == "sent":
+            self.chunk.count_marketing(e.person_id)
         return True
 
-    def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int) -> None:
+    def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int,
+               new: str | None) -> bool:
+        """Send one email. ``new`` is the purpose when no row exists yet (it is inserted as ``final``), None
+        when an ``intent`` row is retried. False when another pass holds the key (nothing was sent)."""
         ws = self.ws
         text, html = body["text"], body.get("html")
         unsub = None
@@ -215,14 +288,24 @@ class _Run:
                                 unsubscribe_url=unsub) if self.sender.settings else None
 
             def before() -> None:
-                with tx(self.store) as c:
-                    self._set(c, e, step, "final")
+                with self.tx() as c:
+                    if new is None:
+                        self._set(c, e, step, "final")
+                    elif not self._insert(c, e, step, "final", "email", address, mid, new, body):
+                        raise _Lost()
+                if new == "marketing" and self.chunk is not None:
+                    self.chunk.count_marketing(e.person_id)
 
             reply = self.sender.send(msg, before)
+        except _Lost:
+            return False
         except Exception as err:  # refused before the terminator, or the server refused the message
-            with tx(self.store) as c:
-                st = c.execute("SELECT status FROM main.sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
-                               "AND person_id = ? AND step = ?", [ws, *self._key(e, step)]).fetchone()[0]
+            with self.tx() as c:
+                got = c.execute("SELECT status FROM main.sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
+                                "AND person_id = ? AND step = ?", [ws, *self._key(e, step)]).fetchone()
+                if got is None and not self._insert(c, e, step, "intent", "email", address, mid, new or "", body):
+                    return False
+                st = got[0] if got else "intent"
                 if st == "final":
                     self._set(c, e, step, "uncertain", str(err)[:300])
                     _move(c, ws, e, nxt, None)
@@ -231,16 +314,17 @@ class _Run:
                     record(c, ws, e.flow.name, e.ref, step, "email", "failed", str(err), e.variant, self.now)
                     _move(c, ws, e, nxt, None)
                     self.out["failed"] += 1
-                    return
+                    return True
                 else:
                     self._set(c, e, step, "intent", str(err)[:300])  # retried on the next pass
             raise
-        with tx(self.store) as c:
-            self._set(c, e, step, "sent", reply[:200])
-            record(c, ws, e.flow.name, e.ref, step, "email", "sent", body["subject"][:200], e.variant, self.now)
-            _move(c, ws, e, nxt, None)
+        c = self.later  # the row is final already: the result rides along with the next commit
+        self._set(c, e, step, "sent", reply[:200])
+        record(c, ws, e.flow.name, e.ref, step, "email", "sent", body["subject"][:200], e.variant, self.now)
+        _move(c, ws, e, nxt, None)
         self.out["sent"] += 1
         self._journey_event(e, step, "email", key)
+        return True
 
     def _journey_event(self, e: _Entry, step: int, channel: str, key: str) -> None:
         """The send comes back as an event (DESIGN: the journey map shows automated touchpoints too);
@@ -294,7 +378,7 @@ class _Run:
             status, why = "failed", f"the {channel} channel is not installed ({err})"
         except Exception as err:  # noqa: BLE001 - the provider refused: recorded, the entry moves on
             status, why = "failed", f"{type(err).__name__}: {err}"
-        with tx(self.store) as c:
+        with self.tx() as c:
             self._set(c, e, step, status, why[:300])
             record(c, ws, e.flow.name, e.ref, step, channel, status, why, e.variant, self.now)
             _move(c, ws, e, nxt, None)
@@ -311,7 +395,7 @@ class _Run:
         if row is None:
             body = render_message(node, facts, e.flow, e.variant, sid)
             due = self.now + parse_duration(node.approval.timeout)
-            with tx(self.store) as c:
+            with self.tx() as c:
                 c.execute("INSERT OR IGNORE INTO main.approvals (workspace_id, approval_id, flow, entry_id, person_id, "
                           "step, status, payload, created_at, decided_at, due_at, on_timeout) VALUES "
                           "(?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL, ?, ?)",
@@ -324,19 +408,19 @@ class _Run:
             return "waiting"
         status, payload, due, who = row
         if status == "pending" and self.now < due:
-            with tx(self.store) as c:
+            with self.tx() as c:
                 _move(c, ws, e, step, due)
             return "waiting"
         if status == "pending":
             status = "approved" if node.approval.on_timeout == "send" else "expired"
-            with tx(self.store) as c:
+            with self.tx() as c:
                 c.execute("UPDATE main.approvals SET status = ?, decided_at = ?, decided_by = 'timeout' WHERE "
                           "workspace_id = ? AND approval_id = ?", [status, self.now, ws, aid])
             who = "timeout"
         if status == "approved":
             return orjson.loads(payload)
         why = f"rejected by {who}" if status == "rejected" else "approval timed out"
-        with tx(self.store) as c:
+        with self.tx() as c:
             record(c, ws, e.flow.name, e.ref, step, "approval", "skipped", why, e.variant, self.now)
             _move(c, ws, e, nxt, None)
         self.out["skipped"] += 1
@@ -346,7 +430,7 @@ class _Run:
     def task(self, e: _Entry, step: int, node: Task, facts: Facts, nxt: int) -> None:
         ctx = {"person": facts.person, "event": facts.event, "flow": e.flow.name}
         title = render(node.title, ctx)
-        with tx(self.store) as c:
+        with self.tx() as c:
             n = c.execute("INSERT OR IGNORE INTO main.tasks (workspace_id, task_id, flow, entry_id, person_id, title, "
                           "due_at, status, created_at, step, trigger_event, assignee) VALUES "
                           "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
@@ -358,7 +442,9 @@ class _Run:
         self.out["tasks"] += 1
 
     def update(self, e: _Entry, step: int, node: Update, nxt: int) -> None:
-        with tx(self.store) as c:
+        if self.chunk is not None:
+            self.chunk.forget(e.person_id)
+        with self.tx() as c:
             row = c.execute("SELECT CAST(traits AS VARCHAR) FROM main.profiles WHERE workspace_id = ? AND person_id = ?",
                             [self.ws, e.person_id]).fetchone()
             if row is not None:
@@ -378,9 +464,9 @@ class _Run:
     # -- one entry --------------------------------------------------------------------------------
     def entry(self, e: _Entry) -> None:
         ws, flow = self.ws, e.flow
-        facts = facts_for(self.scope, e.person_id, e.trigger, e.entered_at, self.policy)
+        facts = self.facts(e)
         if flow.goal and facts.happened(flow.goal.event, flow.goal.where, e.entered_at, self.now):
-            with tx(self.store) as c:
+            with self.tx() as c:
                 record(c, ws, flow.name, e.ref, e.step, "goal", "done", flow.goal.event, e.variant, self.now)
                 _move(c, ws, e, e.step, None, status="goal", outcome="goal")
             self.out["goals"] += 1
@@ -388,7 +474,7 @@ class _Run:
         state = EntryState(e.step, e.wake_at, e.since, e.variant)
         for _ in range(4 * len(flow.steps) + 4):  # a guard against a graph that loops without waiting
             if state.step is None or state.step >= len(flow.steps):
-                with tx(self.store) as c:
+                with self.tx() as c:
                     _move(c, ws, e, len(flow.steps), None)
                 return
             i = state.step
@@ -397,7 +483,7 @@ class _Run:
                 e.variant = res.variant
             nxt = len(flow.steps) if res.next is None else res.next
             if res.next is None and res.outcome:
-                with tx(self.store) as c:
+                with self.tx() as c:
                     record(c, ws, flow.name, e.ref, i, res.outcome, "done", None, e.variant, self.now)
                     _move(c, ws, e, i, None, status="exited", outcome=res.outcome)
                 return
@@ -413,7 +499,7 @@ class _Run:
                 return  # the action's own transaction already marked the entry done
             if not res.actions:
                 node = flow.steps[i]
-                with tx(self.store) as c:
+                with self.tx() as c:
                     _move(c, ws, e, nxt, res.wake_at, res.since,
                           getattr(node, "event", None) if res.wake_at and getattr(node, "type", "") == "wait" else None)
             if res.wake_at is not None:
@@ -434,27 +520,42 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
         "ORDER BY entered_at, entry_id LIMIT ?", [scope.workspace_id, now, limit]).fetchall()
     run = _Run(scope, now, settings)
     run.out["due"] = len(rows)
-    con = scope.store.cursor()
     try:
-        for eid, fname, pid, trig, *_ in rows:
-            flow = flows.get(fname)
-            if flow is None or not _claim(scope.workspace_id, eid):
-                continue  # another pass in this process holds the entry
+        for lo in range(0, len(rows), CHUNK):
+            _chunk(run, flows, rows[lo:lo + CHUNK])
+    finally:
+        try:
+            run.commit()
+        finally:
+            run.sender.close()
+            run.flush()
+    return run.out
+
+
+def _chunk(run: _Run, flows: dict[str, Flow], rows: list[tuple]) -> None:
+    """Claim a chunk of listed entries, read what they need at once, advance each, commit the results."""
+    ws, now = run.ws, run.now
+    mine = [r for r in rows if r[1] in flows and _claim(ws, r[0])]  # others: another pass in this process
+    try:
+        fresh = {r[0]: r[1:] for r in run.store.cursor().execute(
+            "SELECT entry_id, step, wake_at, since, variant, entered_at, status FROM flow_entries WHERE "
+            "workspace_id = ? AND list_contains(?, entry_id)", [ws, [r[0] for r in mine]]).fetchall()} if mine else {}
+        run.chunk = ChunkFacts(run.scope, [(r[0], r[2], r[3]) for r in mine], now, run.policy.cap_days) \
+            if mine else None
+        for eid, fname, pid, trig, *_ in mine:
+            f = fresh.get(eid)
+            if f is None or f[5] != "active" or (f[1] is not None and f[1] > now):
+                continue  # moved on since we listed it
             try:
-                fresh = con.execute("SELECT step, wake_at, since, variant, entered_at, status FROM flow_entries WHERE "
-                                    "workspace_id = ? AND entry_id = ?", [scope.workspace_id, eid]).fetchone()
-                if fresh is None or fresh[5] != "active" or (fresh[1] is not None and fresh[1] > now):
-                    continue  # moved on since we listed it
-                run.entry(_Entry(eid, flow, pid, trig, fresh[0], fresh[1], fresh[2], fresh[3], fresh[4]))
+                run.entry(_Entry(eid, flows[fname], pid, trig, f[0], f[1], f[2], f[3], f[4]))
             except Exception as err:  # noqa: BLE001 - one entry's failure never stops the others
                 run.out["errors"] += 1
                 log.warning("flow %s entry %s: %s", fname, eid, err)
-            finally:
-                _release(scope.workspace_id, eid)
+        run.commit()  # the chunk's results before its entries are released
     finally:
-        run.sender.close()
-        run.flush()
-    return run.out
+        run.chunk = None
+        for r in mine:
+            _release(ws, r[0])
 
 
 _busy: set[tuple[str, str]] = set()
