@@ -2,6 +2,10 @@
 
 The write key comes as the HTTP Basic user name (as Segment's and RudderStack's clients send it), as a
 Bearer token, or as ``writeKey`` in a batch body. Bodies may be gzip-compressed.
+
+CORS: these routes are called from shops' pages with a public, write-only key, so any origin may POST to
+them (``Access-Control-Allow-Origin: *`` on every answer, errors included, and an ``OPTIONS`` preflight).
+Credentials are never allowed: no cookie is read here, and the key travels in a header or the body.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import zlib
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import ORJSONResponse
 
 from ..errors import AuthError, ValidationError
@@ -34,7 +38,16 @@ from .messages import (
     to_row,
 )
 
-__all__ = ["make_router", "key_from_request"]
+__all__ = ["make_router", "key_from_request", "CORS_HEADERS"]
+
+# on every ingest answer; never Access-Control-Allow-Credentials (a wildcard origin forbids it anyway)
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 def key_from_request(request: Request, body: dict | None = None) -> str | None:
@@ -56,7 +69,7 @@ def _error(status: int, message: str, where: str | None = None) -> ORJSONRespons
     body: dict[str, Any] = {"success": False, "error": message}
     if where:
         body["field"] = where
-    return ORJSONResponse(body, status_code=status)
+    return ORJSONResponse(body, status_code=status, headers=CORS_HEADERS)
 
 
 async def _read_body(request: Request) -> bytes:
@@ -123,7 +136,11 @@ def make_router(store: Store, committer: GroupCommitter) -> APIRouter:
             res = await asyncio.wrap_future(fut)
         except Exception as e:  # not stored: the client must retry, and may safely (messageId dedupe)
             return _error(503, f"not stored, retry: {e}")
-        return ORJSONResponse({"success": True, "received": res.received, "duplicates": res.duplicates})
+        return ORJSONResponse({"success": True, "received": res.received, "duplicates": res.duplicates},
+                              headers=CORS_HEADERS)
+
+    async def preflight(request: Request) -> Response:
+        return Response(status_code=204, headers=_PREFLIGHT)
 
     def route(kind: str, model: type | None):
         async def endpoint(request: Request) -> ORJSONResponse:
@@ -148,6 +165,9 @@ def make_router(store: Store, committer: GroupCommitter) -> APIRouter:
                        413: {"description": "over 32 KB a message or 500 KB a batch"}},
         )
 
+    for kind in ("track", "identify", "page", "screen", "group", "alias", "batch", "import"):
+        router.add_api_route(f"/v1/{kind}", preflight, methods=["OPTIONS"], include_in_schema=False,
+                             name=f"ingest_{kind}_preflight")
     for kind, model in (("track", TrackIn), ("identify", IdentifyIn), ("page", PageIn), ("screen", PageIn),
                         ("group", GroupIn), ("alias", AliasIn), ("batch", BatchIn), ("import", BatchIn)):
         route(kind, model)

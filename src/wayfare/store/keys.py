@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from ..errors import AuthError, NotFound, ValidationError
 from .store import Store, utcnow
 
 SCOPES = ("ingest", "admin")
+# verified keys are remembered this long per store: every ingest request checks its key, and a query of its own
+# on the event loop cost more than the request's parsing. revoke_key forgets them at once.
+KEY_CACHE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ def revoke_key(store: Store, workspace: str, key_id: str) -> None:
             "UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND key_id = ? AND revoked_at IS NULL RETURNING 1",
             [utcnow(), wid, key_id],
         ).fetchall()
+    store.key_cache.clear()
     if not n:
         raise NotFound(f"no active key {key_id!r} in workspace {workspace!r}")
 
@@ -63,11 +68,22 @@ def verify_key(store: Store, key: str | None, need: str = "ingest") -> KeyInfo:
     """The key's identity if it exists, is not revoked and allows ``need`` (admin allows everything)."""
     if not key:
         raise AuthError("no write key: send it as the HTTP Basic user name or as a Bearer token")
-    row = store.cursor().execute(
-        "SELECT key_id, workspace_id, scope, revoked_at FROM api_keys WHERE key_hash = ?", [_hash(key)]
-    ).fetchone()
-    if not row or row[3] is not None:
-        raise AuthError("unknown or revoked key")
-    if need == "admin" and row[2] != "admin":
+    h = _hash(key)
+    now = time.monotonic()
+    hit = store.key_cache.get(h)
+    if hit is not None and hit[0] > now:
+        info = hit[1]
+    else:
+        row = store.cursor().execute(
+            "SELECT key_id, workspace_id, scope, revoked_at FROM api_keys WHERE key_hash = ?", [h]
+        ).fetchone()
+        if not row or row[3] is not None:
+            store.key_cache.pop(h, None)
+            raise AuthError("unknown or revoked key")
+        info = KeyInfo(row[0], row[1], row[2])
+        if len(store.key_cache) > 10_000:  # only valid keys are kept, so this bounds a store with very many
+            store.key_cache.clear()
+        store.key_cache[h] = (now + KEY_CACHE_S, info)
+    if need == "admin" and info.scope != "admin":
         raise AuthError("this key may only send events (scope ingest); an admin key is needed")
-    return KeyInfo(row[0], row[1], row[2])
+    return info

@@ -85,6 +85,7 @@ class Store:
         self.write_lock = threading.RLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
+        self.key_cache: dict[str, tuple[float, Any]] = {}  # keys.verify_key: key hash -> (valid until, KeyInfo)
         if not read_only:
             self.migrate()
 
