@@ -58,3 +58,39 @@ def test_identifier_normalisation():
     assert normalize_phone("07700 900123", "GB") == "+447700900123"
     assert normalize_phone("+1 (415) 555-0100") == "+14155550100"
     assert normalize_phone("12") is None
+
+
+def test_merge_targets_follow_chains_to_the_last_person():
+    from wayfare.identity.resolver import _final_targets
+
+    assert _final_targets([("a", "b"), ("b", "c"), ("x", "y")]) == {"a": "c", "b": "c", "x": "y"}
+
+
+def test_many_merges_in_one_batch_move_every_event_and_identity(tmp_path):
+    import datetime as dt
+
+    from wayfare.ingest.messages import check_message, to_row
+    from wayfare.ingest.pipeline import write_rows
+    from wayfare.store import Store
+
+    rec = dt.datetime(2026, 11, 30)
+
+    def row(m: dict) -> dict:
+        return to_row(check_message({"timestamp": "2026-11-20T12:00:00Z", **m}, "b"), rec, source="t")
+
+    with Store(tmp_path / "m.db") as s:
+        sc = s.scope()
+        write_rows(sc, [row({"type": "track", "event": "Page Viewed", "anonymousId": f"a{i}", "messageId": f"p{i}"})
+                        for i in range(30)]
+                   + [row({"type": "track", "event": "Order Completed", "userId": f"u{i}", "messageId": f"o{i}"})
+                      for i in range(30)])
+        assert sc.one("SELECT count(DISTINCT person_id) FROM events")[0] == 60
+        res = write_rows(sc, [row({"type": "identify", "userId": f"u{i}", "anonymousId": f"a{i}", "messageId": f"i{i}"})
+                              for i in range(30)])
+        assert res.merges == 30
+        assert sc.one("SELECT count(DISTINCT person_id) FROM events")[0] == 30
+        assert sc.one("SELECT count(*) FROM profiles")[0] == 30
+        assert sc.one("SELECT count(*) FROM merges")[0] == 30
+        # every identity points at a person that still has a profile, and each user's visits are theirs
+        assert sc.one("SELECT count(*) FROM identities i ANTI JOIN profiles p ON i.person_id = p.person_id")[0] == 0
+        assert sc.one("SELECT count(DISTINCT e.person_id) FROM events e WHERE e.anonymous_id = 'a7' OR e.user_id = 'u7'")[0] == 1

@@ -81,10 +81,15 @@ class IdentityResolver:
     def _first_seen(self, con: duckdb.DuckDBPyConnection, people: set[str]) -> dict[str, dt.datetime]:
         if not people:
             return {}
-        rows = con.execute(
-            "SELECT person_id, coalesce(first_seen, created_at) FROM main.profiles WHERE workspace_id = ? AND list_contains(?, person_id)",
-            [self.scope.workspace_id, sorted(people)],
-        ).fetchall()
+        con.register("__wf_people", pa.table({"person_id": pa.array(sorted(people), pa.string())}))
+        try:  # a join, not list_contains(?, person_id): that evaluated a list search on every profile row
+            rows = con.execute(
+                "SELECT p.person_id, coalesce(p.first_seen, p.created_at) FROM main.profiles p "
+                "SEMI JOIN __wf_people q ON p.person_id = q.person_id WHERE p.workspace_id = ?",
+                [self.scope.workspace_id],
+            ).fetchall()
+        finally:
+            con.unregister("__wf_people")
         return dict(rows)
 
     def resolve(
@@ -172,9 +177,21 @@ class IdentityResolver:
         """Move identities, events and traits of each ``from`` person to ``into``; log each merge."""
         ws = self.scope.workspace_id
         now = utcnow()
+        into = _final_targets(merges)
+        # identities and events: one UPDATE each for all of this batch's merges (a scan of the events table per
+        # merge made a batch with many merges pay for the whole table many times over)
+        con.register("__wf_merge", pa.table({"src": pa.array(list(into), pa.string()),
+                                             "dst": pa.array(list(into.values()), pa.string())}))
+        try:
+            for table in ("identities", "events"):
+                con.execute(
+                    f"UPDATE main.{table} SET person_id = m.dst FROM __wf_merge m "
+                    f"WHERE main.{table}.workspace_id = ? AND main.{table}.person_id = m.src",
+                    [ws],
+                )
+        finally:
+            con.unregister("__wf_merge")
         for src, dst in merges:
-            con.execute("UPDATE main.identities SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
-            con.execute("UPDATE main.events SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
             rows = con.execute(
                 "SELECT person_id, created_at, first_seen, last_seen, traits FROM main.profiles "
                 "WHERE workspace_id = ? AND person_id IN (?, ?)",
@@ -200,3 +217,15 @@ class IdentityResolver:
                 con.execute("UPDATE main.profiles SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
             con.execute("DELETE FROM main.profiles WHERE workspace_id = ? AND person_id = ?", [ws, src])
             con.execute("INSERT INTO main.merges VALUES (?, ?, ?, ?, ?)", [ws, now, src, dst, reason])
+
+
+def _final_targets(merges: list[tuple[str, str]]) -> dict[str, str]:
+    """Each merged-away person and the person it ends in, following chains (a -> b, b -> c gives a -> c)."""
+    step = dict(merges)
+    out = {}
+    for src in step:
+        dst, hops = step[src], 0
+        while dst in step and hops < len(step):
+            dst, hops = step[dst], hops + 1
+        out[src] = dst
+    return out
