@@ -34,12 +34,13 @@ from typing import Any
 
 import orjson
 
-from ..channels.email import SmtpClient, SmtpSettings, build_message, render, smtp_settings
+from ..channels.email import SmtpSettings, build_message, render, smtp_settings
 from ..privacy import consent_status, is_suppressed
 from ..store import Scope, utcnow
 from .context import facts_for, make_facts, render_message
 from .engine import EntryState, Facts, advance
 from .journal import record, tx
+from .lanes import Lanes
 from .model import Flow, Sms, Task, Update, Webhook, parse_duration
 from .policy import Decision, decide, get_policy
 from .prefetch import ChunkFacts
@@ -78,28 +79,18 @@ def _permanent(err: Exception) -> bool:
     return isinstance(err, (smtplib.SMTPDataError, smtplib.SMTPSenderRefused)) and 500 <= err.smtp_code < 600
 
 
-class _Sender:
-    def __init__(self, settings: SmtpSettings | None):
-        self.settings = settings
-        self.client: SmtpClient | None = None
-
-    def send(self, msg, before) -> str:
-        if self.settings is None:
-            raise RuntimeError("no SMTP server configured (set WAYFARE_SMTP_URL)")
-        if self.client is None:
-            self.client = SmtpClient(self.settings)
-        try:
-            return self.client.send(msg, before)
-        except Exception:
-            with contextlib.suppress(Exception):  # no QUIT: the server may be inside an unfinished DATA
-                self.client.smtp.close()
-            self.client = None
-            raise
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+@dataclass
+class _Mail:
+    """An email built and waiting for its group: the row is written (``new``: as final, with this purpose)
+    or updated (an ``intent`` retried) in the group's commit."""
+    e: _Entry
+    step: int
+    body: dict
+    address: str
+    mid: str
+    nxt: int
+    new: str | None
+    msg: Any
 
 
 @dataclass
@@ -134,7 +125,9 @@ class _Run:
     def __init__(self, scope: Scope, now: dt.datetime, settings: SmtpSettings | None):
         self.scope, self.now, self.ws = scope, now, scope.workspace_id
         self.store = scope.store
-        self.sender = _Sender(settings)
+        self.sender = Lanes(settings)
+        self.queue: list[_Mail] = []  # emails waiting for a free lane (one per lane)
+        self.stuck: set[str] = set()  # entries whose email did not go through: they go no further this pass
         self.policy = get_policy(scope)
         self.journey: list[tuple] = []
         self.later = _Later()
@@ -269,8 +262,7 @@ class _Run:
     def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int,
                new: str | None) -> bool:
         """Send one email. ``new`` is the purpose when no row exists yet (it is inserted as ``final``), None
-        when an ``intent`` row is retried. False when another pass holds the key (nothing was sent)."""
-        ws = self.ws
+        when an ``intent`` row is retried. The email is queued for the next group (see send_queue)."""
         text, html = body["text"], body.get("html")
         unsub = None
         key = f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
@@ -283,48 +275,149 @@ class _Run:
             text = tracking.decorate(text, self.scope, key, e.person_id, html=False, **meta)
             html = tracking.decorate(html, self.scope, key, e.person_id, html=True, **meta) if html else html
             unsub = tracking.unsubscribe_url(self.scope, e.person_id, "email", send_id=key, **meta)
-        try:
-            msg = build_message(self.sender.settings, address, body["subject"], text, html, mid,
-                                unsubscribe_url=unsub) if self.sender.settings else None
-
-            def before() -> None:
-                with self.tx() as c:
-                    if new is None:
-                        self._set(c, e, step, "final")
-                    elif not self._insert(c, e, step, "final", "email", address, mid, new, body):
-                        raise _Lost()
-                if new == "marketing" and self.chunk is not None:
-                    self.chunk.count_marketing(e.person_id)
-
-            reply = self.sender.send(msg, before)
-        except _Lost:
-            return False
-        except Exception as err:  # refused before the terminator, or the server refused the message
-            with self.tx() as c:
-                got = c.execute("SELECT status FROM main.sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
-                                "AND person_id = ? AND step = ?", [ws, *self._key(e, step)]).fetchone()
-                if got is None and not self._insert(c, e, step, "intent", "email", address, mid, new or "", body):
-                    return False
-                st = got[0] if got else "intent"
-                if st == "final":
-                    self._set(c, e, step, "uncertain", str(err)[:300])
-                    _move(c, ws, e, nxt, None)
-                elif _permanent(err):  # the server refused this recipient or message for good: not retried
-                    self._set(c, e, step, "failed", str(err)[:300])
-                    record(c, ws, e.flow.name, e.ref, step, "email", "failed", str(err), e.variant, self.now)
-                    _move(c, ws, e, nxt, None)
-                    self.out["failed"] += 1
-                    return True
-                else:
-                    self._set(c, e, step, "intent", str(err)[:300])  # retried on the next pass
-            raise
-        c = self.later  # the row is final already: the result rides along with the next commit
-        self._set(c, e, step, "sent", reply[:200])
-        record(c, ws, e.flow.name, e.ref, step, "email", "sent", body["subject"][:200], e.variant, self.now)
-        _move(c, ws, e, nxt, None)
-        self.out["sent"] += 1
-        self._journey_event(e, step, "email", key)
+        if self.sender.settings is None:
+            self._email_failed(_Mail(e, step, body, address, mid, nxt, new, None),
+                               RuntimeError("no SMTP server configured (set WAYFARE_SMTP_URL)"), raise_=True)
+        msg = build_message(self.sender.settings, address, body["subject"], text, html, mid, unsubscribe_url=unsub)
+        self.queue.append(_Mail(e, step, body, address, mid, nxt, new, msg))
+        if len(self.queue) >= self.sender.n:
+            self.send_queue()
         return True
+
+    def waiting(self, e: _Entry) -> bool:
+        return any(m.e.entry_id == e.entry_id for m in self.queue)
+
+    def send_queue(self) -> None:
+        """Send the queued emails as one group: each lane stands before its terminator, one commit makes
+        every row ``final``, the terminators go out, the replies are read; the results wait for the next
+        commit. A failure is that email's alone (recorded as the single path did)."""
+        group, self.queue = self.queue, []
+        ready: list[tuple[int, _Mail]] = []
+        for i, m in enumerate(group):
+            try:
+                self.sender.start(i, m.msg)
+                ready.append((i, m))
+            except Exception as err:  # noqa: BLE001 - refused before the terminator: nothing was sent
+                self._email_failed(m, err)
+        if not ready:
+            return
+        try:
+            with self.tx() as c:
+                for _, m in ready:
+                    if m.new is None:  # an intent retried
+                        self._set(c, m.e, m.step, "final")
+                won = self._insert_final(c, [m for _, m in ready if m.new is not None])
+            # another pass claimed these sends between our read and our insert: they are theirs
+            lost = {i for i, m in ready if m.new is not None and (m.e.entry_id, m.step) not in won}
+        except Exception as err:  # noqa: BLE001 - nothing recorded: no terminator goes out, all stay due
+            for i, m in ready:
+                self.sender.drop(i)
+                self.stuck.add(m.e.entry_id)
+            self.out["errors"] += len(ready)
+            log.warning("a group of %d emails was not recorded (sent on a later pass): %s", len(ready), err)
+            return
+        for i in lost:
+            self.sender.drop(i)
+            self.stuck.add(group[i].e.entry_id)
+        ready = [(i, m) for i, m in ready if i not in lost]
+        for _, m in ready:
+            if m.new == "marketing" and self.chunk is not None:
+                self.chunk.count_marketing(m.e.person_id)
+        sent: list[tuple[int, _Mail]] = []
+        for i, m in ready:
+            try:
+                self.sender.client(i).terminate()
+                sent.append((i, m))
+            except Exception as err:  # noqa: BLE001 - the row is final: reconciled as uncertain, not resent
+                self.sender.drop(i)
+                self._email_failed(m, err)
+        done: list[tuple[_Mail, str]] = []
+        for i, m in sent:
+            try:
+                done.append((m, self.sender.client(i).result()))
+            except Exception as err:  # noqa: BLE001
+                if not _permanent(err):
+                    self.sender.drop(i)
+                self._email_failed(m, err)
+        self._results(done)
+
+    def _insert_final(self, con: Any, mails: list[_Mail]) -> set[tuple[str, int]]:
+        """The group's new rows, straight as ``final``, in one statement; returns (entry, step) of those won."""
+        if not mails:
+            return set()
+        now, cols = utcnow(), []
+        for m in mails:
+            cols += [self.ws, *self._key(m.e, m.step), "email", m.address, m.mid, "final", self.now, now, m.new,
+                     m.e.variant, m.e.trigger, orjson.dumps(m.body).decode()]
+        won = {(r[0], r[1]) for r in con.execute(
+            "INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, address, "
+            "message_id, status, created_at, updated_at, purpose, variant, trigger_event, body) VALUES " +
+            ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(mails)) + " RETURNING entry_id, step",
+            cols).fetchall()}
+        if self.chunk is not None:
+            for m in mails:
+                if (m.e.entry_id, m.step) in won:
+                    self.chunk.wrote(self._key(m.e, m.step), "final", m.mid)
+        return won
+
+    def _results(self, done: list[tuple[_Mail, str]]) -> None:
+        """The group's ``sent`` results, log lines and entry moves as three set-based statements that ride
+        along with the next commit (the rows are ``final`` already)."""
+        if not done:
+            return
+        ws, now, c = self.ws, utcnow(), self.later
+        sends, log_rows, moves = [], [], []
+        for m, reply in done:
+            e = m.e
+            sends += [*self._key(e, m.step), reply[:200]]
+            log_rows += [ws, self.now, e.flow.name, e.entry_id, e.person_id, m.step, "email", "sent",
+                         m.body["subject"][:200] or None, e.trigger, e.variant]
+            fin = m.nxt >= len(e.flow.steps)
+            moves += [e.entry_id, m.nxt, e.variant, "done" if fin else "active", "done" if fin else None]
+            if self.chunk is not None:
+                self.chunk.wrote(self._key(e, m.step), "sent", m.mid)
+            self.out["sent"] += 1
+            self._journey_event(e, m.step, "email", f"{e.flow.name}:{e.entry_id}:{e.person_id}:{m.step}")
+        n = len(done)
+        c.execute("UPDATE main.sends SET status = 'sent', detail = coalesce(v.detail, sends.detail), updated_at = ? "
+                  "FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n) + ") v(flow, entry_id, person_id, step, "
+                  "detail) WHERE sends.workspace_id = ? AND sends.flow = v.flow AND sends.entry_id = v.entry_id AND "
+                  "sends.person_id = v.person_id AND sends.step = v.step", [now, *sends, ws])
+        c.execute("INSERT INTO main.automation_log VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n),
+                  log_rows)
+        c.execute("UPDATE main.flow_entries SET step = v.step, wake_at = NULL, since = NULL, wait_event = NULL, "
+                  "variant = v.variant, status = v.status, outcome = coalesce(v.outcome, flow_entries.outcome), "
+                  "updated_at = ? FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n) + ") v(entry_id, step, variant, "
+                  "status, outcome) WHERE flow_entries.workspace_id = ? AND flow_entries.entry_id = v.entry_id",
+                  [now, *moves, ws])
+
+    def _email_failed(self, m: _Mail, err: Exception, raise_: bool = False) -> None:
+        """Refused before the terminator (retried, or failed for good), or after it (``uncertain``)."""
+        e, step, ws = m.e, m.step, self.ws
+        with self.tx() as c:
+            got = c.execute("SELECT status FROM main.sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? "
+                            "AND person_id = ? AND step = ?", [ws, *self._key(e, step)]).fetchone()
+            if got is None and not self._insert(c, e, step, "intent", "email", m.address, m.mid, m.new or "",
+                                                m.body):
+                self.stuck.add(e.entry_id)
+                return
+            st = got[0] if got else "intent"
+            if st == "final":
+                self._set(c, e, step, "uncertain", str(err)[:300])
+                _move(c, ws, e, m.nxt, None)
+            elif _permanent(err):  # the server refused this recipient or message for good: not retried
+                self._set(c, e, step, "failed", str(err)[:300])
+                record(c, ws, e.flow.name, e.ref, step, "email", "failed", str(err), e.variant, self.now)
+                _move(c, ws, e, m.nxt, None)
+                self.out["failed"] += 1
+                return
+            else:
+                self._set(c, e, step, "intent", str(err)[:300])  # retried on the next pass
+        if raise_:
+            raise err
+        self.stuck.add(e.entry_id)
+        self.out["errors"] += 1
+        log.warning("flow %s entry %s: %s", e.flow.name, e.entry_id, err)
 
     def _journey_event(self, e: _Entry, step: int, channel: str, key: str) -> None:
         """The send comes back as an event (DESIGN: the journey map shows automated touchpoints too);
@@ -488,6 +581,10 @@ class _Run:
                     _move(c, ws, e, i, None, status="exited", outcome=res.outcome)
                 return
             for action in res.actions:
+                if self.waiting(e):
+                    self.send_queue()
+                if e.entry_id in self.stuck:
+                    return
                 if isinstance(action, Task):
                     self.task(e, i, action, facts, nxt)
                 elif isinstance(action, Update):
@@ -497,6 +594,10 @@ class _Run:
                     return  # waits for a person or for the morning
             if res.actions and nxt >= len(flow.steps):
                 return  # the action's own transaction already marked the entry done
+            if self.waiting(e):
+                self.send_queue()
+            if e.entry_id in self.stuck:
+                return
             if not res.actions:
                 node = flow.steps[i]
                 with self.tx() as c:
@@ -525,6 +626,7 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
             _chunk(run, flows, rows[lo:lo + CHUNK])
     finally:
         try:
+            run.send_queue()
             run.commit()
         finally:
             run.sender.close()
@@ -551,6 +653,7 @@ def _chunk(run: _Run, flows: dict[str, Flow], rows: list[tuple]) -> None:
             except Exception as err:  # noqa: BLE001 - one entry's failure never stops the others
                 run.out["errors"] += 1
                 log.warning("flow %s entry %s: %s", fname, eid, err)
+        run.send_queue()
         run.commit()  # the chunk's results before its entries are released
     finally:
         run.chunk = None

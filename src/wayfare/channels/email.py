@@ -148,6 +148,15 @@ class SmtpClient:
 
     def send(self, msg: EmailMessage, before_terminator: Callable[[], None] | None = None) -> str:
         """Send ``msg``; call ``before_terminator`` just before the final ``.``. Returns the server's reply."""
+        self.start(msg)
+        if before_terminator is not None:
+            before_terminator()
+        self.terminate()
+        return self.result()
+
+    def start(self, msg: EmailMessage) -> None:
+        """Everything up to the terminator (safe to abandon: the server discards an unfinished DATA).
+        Several clients may each hold a started message, so that one commit covers all their terminators."""
         s = self.smtp
         rcpt = str(msg["To"])
         s.ehlo_or_helo_if_needed()
@@ -169,13 +178,21 @@ class SmtpClient:
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
         s.send(data)
-        if before_terminator is not None:
-            before_terminator()
-        s.send(b".\r\n")
-        code, resp = s.getreply()
+
+    def terminate(self) -> None:
+        """The final ``.``: from here the server may have accepted the message."""
+        self.smtp.send(b".\r\n")
+
+    def result(self) -> str:
+        code, resp = self.smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, resp)
         return resp.decode(errors="replace")
+
+    def abandon(self) -> None:
+        """Drop the connection without a terminator or QUIT (the server discards an unfinished message)."""
+        with contextlib.suppress(Exception):
+            self.smtp.close()
 
 
 def deliver(settings: SmtpSettings, msg: EmailMessage) -> str:
