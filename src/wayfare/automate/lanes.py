@@ -5,26 +5,22 @@ together and the replies are read. Per email that is one SMTP transaction and a 
 from __future__ import annotations
 
 import contextlib
-import os
 from email.message import EmailMessage
 
 from ..channels.email import SmtpClient, SmtpSettings
 
-__all__ = ["Lanes", "lane_count"]
+__all__ = ["Lanes", "LANES"]
 
 
-def lane_count() -> int:
-    """``WAYFARE_SMTP_CONNECTIONS`` (default 16): connections per pass, i.e. emails per commit."""
-    try:
-        return max(1, min(64, int(os.environ.get("WAYFARE_SMTP_CONNECTIONS", "16"))))
-    except ValueError:
-        return 16
+#: connections per pass, i.e. emails per commit (beyond ~16 the DuckDB commit is no longer the bottleneck,
+#: while a kill -9 in the tiny window between a group's commit and its terminators could lose more)
+LANES = 16
 
 
 class Lanes:
     def __init__(self, settings: SmtpSettings | None, n: int | None = None):
         self.settings = settings
-        self.n = n or lane_count()
+        self.n = n or LANES
         self.clients: list[SmtpClient | None] = [None] * self.n
 
     def client(self, i: int) -> SmtpClient:
