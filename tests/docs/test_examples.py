@@ -11,6 +11,7 @@ import gc
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -78,6 +79,9 @@ def test_doc_examples_run(page, tmp_path, monkeypatch):
                     assert p.returncode == 0, f"{b.where} failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
     finally:
         _close_all(ns)
+        for sdk in ("segment.analytics", "rudderstack.analytics"):  # their module-wide clients point at this server
+            if sdk in sys.modules:
+                sys.modules[sdk].default_client = None
         if server is not None:
             server.stop()
     if server is not None:  # what the SDK examples sent arrived, once each

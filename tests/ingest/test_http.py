@@ -26,6 +26,8 @@ def test_official_segment_and_rudderstack_clients_deliver_exactly_once(ingest_ke
     import rudderstack.analytics as ra
     import segment.analytics as sa
 
+    # the SDKs keep one module-wide client made on first use: drop any an earlier test (e.g. the docs) left behind
+    sa.default_client = ra.default_client = None
     sa.write_key, sa.host, sa.sync_mode = key, srv.url, True
     for i in range(120):
         sa.track(f"seg-{i % 10}", "Viewed Menu", {"i": i})
