@@ -10,14 +10,15 @@ one commit; the Message-ID is deterministic, so a mailbox would also fold a copy
 carry the same key as the provider's idempotency key, so an ``intent`` retried after a crash is folded
 by the provider. The entry's move to its next step commits in the same transaction as the send result.
 
-Throughput (issue 6): an email's row is written straight as ``final`` in the one commit before its
-terminator (a crash before that commit leaves no row, and the server discarded the unfinished DATA, so
-the entry is simply sent on the next pass); the ``sent`` result, its log line and the entry's move wait
-in memory and ride along with the next transaction (the next message's ``final``), and the rest of a
-chunk's results commit when the chunk ends. A crash in between leaves those rows ``final``: they become
-``uncertain`` and are not resent. Facts and policy inputs for a chunk are read with a few set-based
-queries (:class:`~wayfare.automate.prefetch.ChunkFacts`) right before it is sent. One commit and one
-SMTP transaction per email, where there were three commits and about eight single-row reads.
+Throughput (issue 6): emails go out in groups over several SMTP connections (:mod:`.lanes`). Each
+connection stands just before its terminator; one commit writes the whole group's rows as ``final`` (a crash
+before that commit leaves no row, and the server discards unfinished DATA, so those entries are simply sent
+on a later pass); then the terminators go out and the replies are read. The ``sent`` results, log lines and
+entry moves become three set-based statements that ride along with the next commit, and a chunk's results
+commit before its entries are released. A crash in between leaves those rows ``final``: they become
+``uncertain`` and are not resent. Facts and policy inputs for a chunk are read with a few set-based queries
+(:class:`~wayfare.automate.prefetch.ChunkFacts`) right before it is sent. Per email: a share of one commit
+and one SMTP transaction, where there were three commits and about eight single-row reads.
 """
 
 from __future__ import annotations
