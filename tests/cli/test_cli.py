@@ -76,3 +76,12 @@ def test_import_error_lists_file_line_column(tmp_path):
     p = run(f"--db={tmp_path / 'e.db'}", "import", f, "--map", "ts=timestamp", "--map", "uid=user_id", "--event", "Visit")
     assert p.returncode == 2
     assert "bad.csv:3 column 'ts'" in " ".join(p.stderr.split())
+
+
+def test_json_output_is_one_document_even_when_duckdb_works_long(tmp_path):
+    """DuckDB draws a progress bar on stdout for queries over ~2 s; the store turns it off on every connection."""
+    from wayfare.store import Store
+
+    with Store(tmp_path / "q.db") as s:
+        for cur in (s.con, s.cursor()):
+            assert cur.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

@@ -82,6 +82,7 @@ class Store:
                     "stop it or use its HTTP API"
                 ) from e
             raise StoreError(f"cannot open {self.path}: {msg}") from e
+        self._con.execute(_QUIET)
         self.write_lock = threading.RLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
@@ -171,7 +172,9 @@ class Store:
     # -- raw access for the store package and for scopes -----------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one thread's reads (DuckDB connections are not shared across threads)."""
-        return self._con.cursor()
+        cur = self._con.cursor()
+        cur.execute(_QUIET)
+        return cur
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -211,6 +214,10 @@ _DISK_FULL = ("no space left on device", "file too large", "disk quota exceeded"
 def _is_disk_full(e: BaseException) -> bool:
     text = str(e).lower()
     return any(k in text for k in _DISK_FULL)
+
+
+# no DuckDB progress bar: it writes to stdout and would break the CLI's one-JSON-document output
+_QUIET = "SET enable_progress_bar = false"
 
 
 def _split_sql(sql: str) -> list[str]:
