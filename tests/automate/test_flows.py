@@ -189,6 +189,29 @@ def test_a_rejected_recipient_fails_once_and_the_others_go_out_once(scope, smtp)
     assert "550" in send_row(scope, "bad")[1]
 
 
+def test_groups_over_several_connections_send_each_once_and_a_refusal_stays_alone(scope, smtp):
+    """40 people (three groups of up to 16 connections), one refused mid-group, two emails each in one pass:
+    every accepted email arrives once, in order, the refusal fails once, the log and entries agree."""
+    smtp.reject.add("p20@example.org")
+    people(scope, {f"p{i}": {"email": f"p{i}@example.org"} for i in range(40)})
+    make(scope, "name: two\npurpose: transactional\ntrigger: {event: Paid}\nsteps:\n"
+                "  - {type: email, subject: 'one {{ person.email }}', text: a}\n"
+                "  - {type: email, subject: 'two {{ person.email }}', text: b}\n")
+    events(scope, [(f"p{i}", "Paid", f"2026-11-02T10:00:{i:02d}") for i in range(40)])
+    res = go(scope, smtp, "2026-11-02T11:00:00")
+    assert res["sent"] == 78 and res["failed"] == 2 and res["errors"] == 0
+    for i in range(40):
+        got = [m["Subject"] for m in smtp.to(f"p{i}@example.org")]
+        assert got == ([] if i == 20 else [f"one p{i}@example.org", f"two p{i}@example.org"])
+    assert send_row(scope, "p20")[0] == "failed" and send_row(scope, "p20", step=1)[0] == "failed"
+    status = dict(scope.store.cursor().execute("SELECT status, count(*) FROM sends GROUP BY 1").fetchall())
+    assert status == {"sent": 78, "failed": 2}
+    log = scope.store.cursor().execute("SELECT count(*) FROM automation_log WHERE outcome = 'sent'").fetchone()[0]
+    done = scope.store.cursor().execute("SELECT count(*) FROM flow_entries WHERE status = 'done'").fetchone()[0]
+    assert log == 78 and done == 40
+    assert go(scope, smtp, "2026-11-02T12:00:00")["sent"] == 0
+
+
 def test_sms_without_a_provider_and_a_webhook_to_loopback_fail_with_a_reason(scope, smtp, monkeypatch):
     monkeypatch.delenv("WAYFARE_SMS_URL", raising=False)
     monkeypatch.delenv("WAYFARE_WEBHOOK_ALLOW_PRIVATE", raising=False)
