@@ -60,18 +60,27 @@ def address_hash(scope: Scope, channel: str, address: str) -> str:
 
 
 def suppress(scope: Scope, channel: str, address: str, reason: str) -> None:
-    """Never contact ``address`` on ``channel`` again (``reason``: unsubscribe, bounce, complaint, erased, manual)."""
-    h = address_hash(scope, channel, address)
-    scope.write(
-        "INSERT OR IGNORE INTO main.suppressions VALUES ($__ws, $c, $h, $r, $t)",
-        {"c": channel, "h": h, "r": reason, "t": utcnow()}, con=scope.store.cursor(),
-    )
+    """Never contact ``address`` on ``channel`` again (``reason``: unsubscribe, bounce, complaint, erased, manual).
+
+    ``channel="any"`` blocks every channel: the address is kept hashed as each channel would hash it (so a look-up
+    for ``email`` or ``sms`` finds it), under the channel name ``any``."""
+    hashes = {address_hash(scope, ch, address) for ch in _CHANNELS} if channel == "any" else \
+        {address_hash(scope, channel, address)}
+    for h in sorted(hashes):
+        scope.write(
+            "INSERT OR IGNORE INTO main.suppressions VALUES ($__ws, $c, $h, $r, $t)",
+            {"c": channel, "h": h, "r": reason, "t": utcnow()}, con=scope.store.cursor(),
+        )
+
+
+_CHANNELS = ("email", "sms", "any")
 
 
 def unsuppress(scope: Scope, channel: str, address: str) -> None:
-    h = address_hash(scope, channel, address)
-    scope.write("DELETE FROM main.suppressions WHERE workspace_id = $__ws AND channel = $c AND address_hash = $h",
-                {"c": channel, "h": h}, con=scope.store.cursor())
+    chans = _CHANNELS if channel == "any" else (channel,)
+    for h in sorted({address_hash(scope, ch, address) for ch in chans}):
+        scope.write("DELETE FROM main.suppressions WHERE workspace_id = $__ws AND channel = $c AND address_hash = $h",
+                    {"c": channel, "h": h}, con=scope.store.cursor())
 
 
 def is_suppressed(scope: Scope, channel: str, address: str) -> str | None:
