@@ -82,7 +82,7 @@ class Store:
                     "stop it or use its HTTP API"
                 ) from e
             raise StoreError(f"cannot open {self.path}: {msg}") from e
-        self._con.execute(_QUIET)
+        _quiet(self._con)
         self.write_lock = threading.RLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
@@ -173,7 +173,7 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one thread's reads (DuckDB connections are not shared across threads)."""
         cur = self._con.cursor()
-        cur.execute(_QUIET)
+        _quiet(cur)
         return cur
 
     @property
@@ -217,7 +217,11 @@ def _is_disk_full(e: BaseException) -> bool:
 
 
 # no DuckDB progress bar: it writes to stdout and would break the CLI's one-JSON-document output
-_QUIET = "SET enable_progress_bar = false"
+def _quiet(con: duckdb.DuckDBPyConnection) -> None:
+    try:
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses to touch the setting (and draws no bar)
+        pass
 
 
 def _split_sql(sql: str) -> list[str]:
