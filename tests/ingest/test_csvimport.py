@@ -205,3 +205,12 @@ def test_online_retail_full_file(scope):
     assert scope.one("SELECT count(DISTINCT value) FROM identities WHERE kind = 'user_id'")[0] == 4372
     again = run_import(scope, path, "generic", ["InvoiceNo=anonymous_id", "CustomerID=user_id"], event="Product Purchased")
     assert again["inserted"] == 0
+
+
+def test_a_file_with_only_a_header_imports_nothing_and_says_so(scope, tmp_path):
+    """Found by the fuzzer: a header-only export (a shop with no orders yet) once crashed the row hashing."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"email,event,timestamp\r\n")
+    res = run_import(scope, path, "generic")
+    assert (res["rows"], res["inserted"], res["errors"]) == (0, 0, [])
+    assert scope.one("SELECT count(*) FROM events")[0] == 0

@@ -242,7 +242,8 @@ def build_rows(plan: ImportPlan, received_at: dt.datetime | None = None) -> list
     extra_lists = {c: typed[c].tolist() for c, _, _ in extra_cols}
     id_kind = pre.id_kind or "external_id"
     occurrences: dict[str, int] = {}
-    raw_rows = df.drop(columns="__line").astype(str).agg("\x1f".join, axis=1).tolist() if mids is None else None
+    raw_rows = (df.drop(columns="__line").astype(str).agg("\x1f".join, axis=1).tolist() if len(df) else []) \
+        if mids is None else None  # (an empty frame aggregates to a frame, not a series)
     rows: list[dict] = []
     bad_email_lines = 0
     anonymous_rows = 0
