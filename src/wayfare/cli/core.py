@@ -7,6 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from ..errors import ValidationError
 from ..identity import find_person, person_summary, timeline
 from ..ingest import run_import, store_status
 from ..store import create_key, list_keys, revoke_key
@@ -196,6 +197,7 @@ def demo(
     customers: int = typer.Option(2000, "--customers", help="How many customers."),
     seed: int = typer.Option(1, "--seed", help="Same seed, same history."),
     days: int = typer.Option(540, "--days", help="How many days of history, ending yesterday."),
+    end: str = typer.Option("", "--end", help="Last day of history (YYYY-MM-DD), exclusive; default today. Pins a demo in time."),
     workspace: str = WorkspaceOpt,
     json: bool = JsonOpt,
 ) -> None:
@@ -203,10 +205,16 @@ def demo(
 
     Example: wayfare demo --business restaurant --customers 2000 --seed 7
     """
+    import datetime as dt
+
     from ..demo import generate
 
+    try:
+        end_date = dt.date.fromisoformat(end) if end else None
+    except ValueError:
+        raise ValidationError("not a date; write it as YYYY-MM-DD", where=f"--end {end!r}") from None
     with progress(f"demo {business}", quiet=json) as update:
-        summary = generate(scope(workspace), business, customers, seed=seed, days=days, progress=update)
+        summary = generate(scope(workspace), business, customers, seed=seed, days=days, end=end_date, progress=update)
 
     def render(d: dict) -> None:
         console.print(f"[bold]{d['business_name']}[/bold] ({d['business']}): {d['customers']:,} customers, "

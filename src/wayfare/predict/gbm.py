@@ -89,7 +89,7 @@ def add_p_alive(scope, X: pd.DataFrame, cutoff, event: str = "Order Completed", 
     s = scope.df("""SELECT person_id, count(DISTINCT d) - 1 AS frequency, datediff('day', min(d), max(d)) / 7.0 AS recency,
                            datediff('day', min(d), $end) / 7.0 AS "T"
                     FROM (SELECT person_id, CAST(ts AS DATE) AS d FROM events
-                          WHERE event = $e AND person_id IS NOT NULL AND ts < $c) GROUP BY 1""",
+                          WHERE event = $e AND person_id IS NOT NULL AND ts < $c) GROUP BY 1 ORDER BY 1""",
                  {"e": event, "c": cut.to_pydatetime(), "end": (cut - pd.Timedelta(days=1)).date()}).set_index("person_id")
     X = X.copy()
     X["p_alive"], X["bgnbd_expected"] = np.nan, np.nan
