@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from ..channels.email import SmtpSettings, build_message, render, smtp_settings
+from ..channels.retry import RETRY, RetryDecision, describe
 from ..privacy import consent_status, is_suppressed
 from ..store import Scope, utcnow
 from .context import facts_for, make_facts, render_message
@@ -54,6 +55,10 @@ CHUNK = 250  # entries whose facts are read together and whose results commit to
 
 class _Lost(Exception):
     """Another pass claimed this send between our read and our insert: it is theirs."""
+
+
+class _Unconfigured(RuntimeError):
+    """A channel that is not set up (no provider URL, no signing secret): the send fails with the setting to fix."""
 
 
 class _Later:
@@ -275,7 +280,8 @@ class _Run:
         if tracking is not None and os.environ.get("WAYFARE_PUBLIC_URL"):  # links need a reachable address
             text = tracking.decorate(text, self.scope, key, e.person_id, html=False, **meta)
             html = tracking.decorate(html, self.scope, key, e.person_id, html=True, **meta) if html else html
-            unsub = tracking.unsubscribe_url(self.scope, e.person_id, "email", send_id=key, **meta)
+            if self._purpose(e, step, new) != "transactional":  # RFC 8058 header: marketing mail only
+                unsub = tracking.unsubscribe_url(self.scope, e.person_id, "email", send_id=key, **meta)
         if self.sender.settings is None:
             self._email_failed(_Mail(e, step, body, address, mid, nxt, new, None),
                                RuntimeError("no SMTP server configured (set WAYFARE_SMTP_URL)"), raise_=True)
@@ -284,6 +290,15 @@ class _Run:
         if len(self.queue) >= self.sender.n:
             self.send_queue()
         return True
+
+    def _purpose(self, e: _Entry, step: int, new: str | None) -> str | None:
+        """The send's purpose: ``new`` for a first try, else the one its ``intent`` row was written with."""
+        if new is not None:
+            return new
+        row = self.store.cursor().execute(
+            "SELECT purpose FROM sends WHERE workspace_id = ? AND flow = ? AND entry_id = ? AND person_id = ? AND "
+            "step = ?", [self.ws, *self._key(e, step)]).fetchone()
+        return row[0] if row and row[0] else e.flow.purpose
 
     def waiting(self, e: _Entry) -> bool:
         return any(m.e.entry_id == e.entry_id for m in self.queue)
@@ -403,22 +418,43 @@ class _Run:
                 self.stuck.add(e.entry_id)
                 return
             st = got[0] if got else "intent"
-            if st == "final":
+            # a reply to the terminator (4xx/5xx) is a definite "not taken"; a lost connection may hide a 250
+            if st == "final" and not isinstance(err, smtplib.SMTPResponseException):
                 self._set(c, e, step, "uncertain", str(err)[:300])
                 _move(c, ws, e, m.nxt, None)
-            elif _permanent(err):  # the server refused this recipient or message for good: not retried
-                self._set(c, e, step, "failed", str(err)[:300])
-                record(c, ws, e.flow.name, e.ref, step, "email", "failed", str(err), e.variant, self.now)
-                _move(c, ws, e, m.nxt, None)
-                self.out["failed"] += 1
-                return
-            else:
-                self._set(c, e, step, "intent", str(err)[:300])  # retried on the next pass
+                self.out["errors"] += 1
+            elif self._retry(c, e, step, "email", err, m.nxt).verdict != "retry":
+                return  # failed for good (refused, or gave up): in the dead-letter list, the entry moved on
         if raise_:
             raise err
         self.stuck.add(e.entry_id)
-        self.out["errors"] += 1
         log.warning("flow %s entry %s: %s", e.flow.name, e.entry_id, err)
+
+    def _retry(self, c: Any, e: _Entry, step: int, channel: str, err: BaseException, nxt: int) -> RetryDecision:
+        """A failed attempt, inside the caller's transaction: a transient one leaves the send ``intent`` with
+        one more attempt and puts the *entry* to sleep until the backoff ends (the engine schedules the retry);
+        a permanent one, or the last allowed, makes the send ``failed`` and moves the entry on."""
+        ws, key = self.ws, self._key(e, step)
+        n, first = c.execute("SELECT coalesce(attempts, 0) + 1, first_failed_at FROM main.sends WHERE workspace_id = ? "
+                             "AND flow = ? AND entry_id = ? AND person_id = ? AND step = ?", [ws, *key]).fetchone()
+        d = RETRY.decide(err, n, first, self.now)
+        status = "intent" if d.verdict == "retry" else "failed"
+        self._set(c, e, step, status, d.reason[:300])
+        c.execute("UPDATE main.sends SET attempts = ?, first_failed_at = coalesce(first_failed_at, ?) WHERE "
+                  "workspace_id = ? AND flow = ? AND entry_id = ? AND person_id = ? AND step = ?",
+                  [n, self.now, ws, *key])
+        if d.verdict == "retry":
+            assert d.wake_at is not None
+            record(c, ws, e.flow.name, e.ref, step, channel, "retry",
+                   f"attempt {n} failed, next at {d.wake_at:%Y-%m-%d %H:%M:%S}: {d.reason}", e.variant, self.now)
+            _move(c, ws, e, step, d.wake_at)
+            self.stuck.add(e.entry_id)
+            self.out["retrying"] = self.out.get("retrying", 0) + 1
+        else:
+            record(c, ws, e.flow.name, e.ref, step, channel, "failed", d.reason, e.variant, self.now)
+            _move(c, ws, e, nxt, None)
+            self.out["failed"] += 1
+        return d
 
     def _journey_event(self, e: _Entry, step: int, channel: str, key: str) -> None:
         """The send comes back as an event (DESIGN: the journey map shows automated touchpoints too);
@@ -452,33 +488,51 @@ class _Run:
 
     def _other(self, e: _Entry, step: int, channel: str, body: dict, address: str, nxt: int,
                secret_env: str | None) -> None:
+        """One SMS or webhook call, a single attempt (nothing sleeps here): the same idempotency key goes with
+        every retry, so the provider folds a repeat. A transient failure is retried by the engine with backoff
+        (:meth:`_retry`); a refusal, a forbidden target or a missing setting fails at once."""
         ws, key = self.ws, f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
+        err: BaseException | None = None
         try:
             if channel == "sms":
                 from ..channels import sms
                 settings = sms.sms_settings()
                 if settings is None:
-                    raise RuntimeError("no SMS provider configured (set WAYFARE_SMS_URL)")
+                    raise _Unconfigured("no SMS provider configured (set WAYFARE_SMS_URL)")
+                # with scope the provider's message sid is noted with this send (note_message), so delivery
+                # reports and bounces find it
                 res = str(sms.send_sms(settings, address, body["text"], key, scope=self.scope,
                                        person_id=e.person_id, flow=e.flow.name, step=step, variant=e.variant))
             else:
                 from ..channels import webhook
                 secret = os.environ.get(secret_env or "WAYFARE_WEBHOOK_SECRET", "")
                 if not secret:
-                    raise RuntimeError(f"set {secret_env or 'WAYFARE_WEBHOOK_SECRET'} to sign webhook calls")
-                res = str(webhook.deliver(body["url"], body["payload"], secret, key))
-            status, why = "sent", res
-        except ImportError as err:
-            status, why = "failed", f"the {channel} channel is not installed ({err})"
-        except Exception as err:  # noqa: BLE001 - the provider refused: recorded, the entry moves on
-            status, why = "failed", f"{type(err).__name__}: {err}"
+                    raise _Unconfigured(f"set {secret_env or 'WAYFARE_WEBHOOK_SECRET'} to sign webhook calls")
+                res = str(webhook.deliver(body["url"], body["payload"], secret, key, max_attempts=1))
+        except ImportError as x:
+            err = _Unconfigured(f"the {channel} channel is not installed ({x})")
+        except Exception as x:  # noqa: BLE001 - classified below: retried later, or failed with its reason
+            err = x
         with self.tx() as c:
-            self._set(c, e, step, status, why[:300])
-            record(c, ws, e.flow.name, e.ref, step, channel, status, why, e.variant, self.now)
-            _move(c, ws, e, nxt, None)
-        self.out["sent" if status == "sent" else "failed"] += 1
-        if status == "sent" and channel == "sms":
-            self._journey_event(e, step, "sms", key)
+            if err is None:
+                self._set(c, e, step, "sent", res[:300])
+                c.execute("UPDATE main.sends SET attempts = coalesce(attempts, 0) + 1 WHERE workspace_id = ? AND "
+                          "flow = ? AND entry_id = ? AND person_id = ? AND step = ?", [ws, *self._key(e, step)])
+                record(c, ws, e.flow.name, e.ref, step, channel, "sent", res, e.variant, self.now)
+                _move(c, ws, e, nxt, None)
+            elif isinstance(err, _Unconfigured):
+                self._set(c, e, step, "failed", str(err)[:300])
+                record(c, ws, e.flow.name, e.ref, step, channel, "failed", str(err), e.variant, self.now)
+                _move(c, ws, e, nxt, None)
+                self.out["failed"] += 1
+            else:
+                self._retry(c, e, step, channel, err, nxt)
+        if err is None:
+            self.out["sent"] += 1
+            if channel == "sms":
+                self._journey_event(e, step, "sms", key)
+        elif not isinstance(err, _Unconfigured):
+            log.warning("flow %s entry %s: %s %s", e.flow.name, e.entry_id, channel, describe(err))
 
     def _approval(self, e: _Entry, step: int, node: Any, facts: Facts, sid: str) -> dict | str | None:
         """The approved (possibly edited) message; "waiting" while it waits; None when rejected (moved on)."""

@@ -84,8 +84,13 @@ def link(scope: Scope, kind: str, data: dict[str, Any], base_url: str | None = N
 
 
 def unsubscribe_url(scope: Scope, person_id: str, channel: str = "email", *, send_id: str | None = None,
-                    flow: str | None = None, step: int | None = None, base_url: str | None = None) -> str:
-    return link(scope, "u", {"p": person_id, "ch": channel, "s": send_id, "f": flow, "st": step}, base_url)
+                    flow: str | None = None, step: int | None = None, variant: str | None = None,
+                    base_url: str | None = None) -> str:
+    """The signed one-click unsubscribe link (the worker passes the same flow/step/variant as :func:`decorate`)."""
+    meta = {"p": person_id, "ch": channel, "s": send_id, "f": flow, "st": step}
+    if variant is not None:
+        meta["v"] = variant
+    return link(scope, "u", meta, base_url)
 
 
 def decorate(body: str, scope: Scope, send_id: str, person_id: str, *, html: bool = True, flow: str | None = None,

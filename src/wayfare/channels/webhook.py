@@ -187,8 +187,9 @@ def deliver(url: str, payload: dict, secret: str, idempotency_key: str, *, allow
             resolve: Callable[[str, int], list[str]] | None = None) -> int:
     """POST ``payload`` as JSON to ``url``, signed; returns the receiver's 2xx status.
 
-    Retries 5xx, 429, timeouts and refused connections up to ``max_attempts`` times (exponential backoff
-    with jitter, ``Retry-After`` honoured, at most 60 s a wait) and then raises :class:`Retryable`; a 3xx or
+    Retries 5xx, 408, 429, timeouts and refused connections up to ``max_attempts`` times (exponential backoff
+    with jitter, ``Retry-After`` honoured, at most 60 s a wait) and then raises :class:`Retryable`; the flow
+    engine passes ``max_attempts=1`` and schedules the retries itself (nothing sleeps in the worker); a 3xx or
     other 4xx raises :class:`Rejected` at once; a forbidden target raises :class:`TargetRefused`.
     The same ``Idempotency-Key`` header goes with every attempt, so the receiver can fold repeats.
     """
@@ -225,4 +226,6 @@ def deliver(url: str, payload: dict, secret: str, idempotency_key: str, *, allow
             last = f"HTTP {status}"
         if attempt + 1 < max_attempts:
             sleep(_backoff(attempt, backoff, retry_after))
+    if max_attempts <= 1:  # one attempt (the engine schedules the next one with backoff)
+        raise Retryable(f"webhook {url}: {last or 'no answer'}; retry later", status=status or None)
     raise Retryable(f"webhook {url}: gave up after {max_attempts} attempts ({last})", status=status or None)

@@ -1,5 +1,5 @@
 """Automation commands: flows (validate, list, enable, disable, stats, test, run-due, approvals, decide,
-tasks, settings, trace) and the worker."""
+tasks, settings, trace, failed, retry) and the worker."""
 
 from __future__ import annotations
 
@@ -154,7 +154,8 @@ def run_due_cmd(until: str = typer.Option(None, "--until", help="Simulate the cl
     emit(total, json, lambda d: console.print(
         f"entered {d['entered']}, due {d.get('due', 0)}, sent {d.get('sent', 0)}, skipped {d.get('skipped', 0)}, "
         f"deferred {d.get('deferred', 0)}, tasks {d.get('tasks', 0)}, approvals waiting {d.get('approvals', 0)}, "
-        f"goals {d.get('goals', 0)}, errors {d.get('errors', 0)}"))
+        f"goals {d.get('goals', 0)}, failed {d.get('failed', 0)}, retrying later {d.get('retrying', 0)}, "
+        f"errors {d.get('errors', 0)}"))
 
 
 @flows_app.command("approvals")
@@ -255,3 +256,52 @@ def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this m
         pass
     finally:
         s.stop()
+
+
+@flows_app.command("failed")
+def failed_cmd(flow: str = typer.Option(None, "--flow", help="Only this flow."),
+               limit: int = typer.Option(500, "--limit", help="At most this many, newest first."),
+               workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """The dead-letter list: sends that failed for good (refused, or given up after the retries) and sends
+    that may or may not have arrived (uncertain), with flow, person, channel, masked address, attempts,
+    last error and time. Retry one with `wayfare flows retry KEY`.
+
+    Example: wayfare flows failed --flow order-confirmation --json
+    """
+    from ..channels.deadletter import failed_sends
+    rows = failed_sends(scope(workspace), flow, limit)
+
+    def render(d: dict) -> None:
+        if not d["failed"]:
+            console.print("no failed sends")
+            return
+        from rich.table import Table
+        t = Table("when", "flow", "person", "channel", "to", "status", "attempts", "last error", "key")
+        for r in d["failed"]:
+            t.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["flow"], r["person_id"], r["channel"], r["to"] or "",
+                      r["status"], str(r["attempts"]), (r["error"] or "")[:70], r["key"])
+        console.print(t)
+
+    emit({"failed": rows, "count": len(rows)}, json, render)
+
+
+@flows_app.command("retry")
+def retry_cmd(key: str = typer.Argument(None, help="The send's key (flow:entry:person:step, from `flows failed`)."),
+              all_failed: bool = typer.Option(False, "--all-failed", help="Every failed send (of --flow, if given)."),
+              flow: str = typer.Option(None, "--flow", help="With --all-failed: only this flow."),
+              force: bool = typer.Option(False, "--force", help="Also retry an UNCERTAIN send (the connection broke "
+                                         "after the message was handed over): it may already have arrived, so the "
+                                         "customer may get it twice."),
+              by: str = typer.Option("cli", "--by", help="Who asks (recorded in the automation and audit logs)."),
+              workspace: str = WorkspaceOpt, json: bool = JsonOpt) -> None:
+    """Put a failed send back in line: it goes out on the next run (its entry wakes now and carries on
+    from that step; messages after it that were already sent are not repeated). Uncertain sends are
+    only retried with --force, because they may have been delivered already (a double send).
+
+    Example: wayfare flows retry 'order-confirmation:order-confirmation:o-17:p42:0'
+    """
+    from ..channels.deadletter import retry_sends
+    if flow and not all_failed:
+        raise ValidationError("--flow goes with --all-failed (a key already names its flow)", where="--flow")
+    res = retry_sends(scope(workspace), key, all_failed=all_failed, flow=flow, force=force, actor=by)
+    emit(res, json, lambda d: console.print(f"{d['retried']} send(s) back in line: they go out on the next run."))
