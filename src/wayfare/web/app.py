@@ -35,7 +35,8 @@ class AppState:
         self.startup: list[Callable[[AppState], Callable[[], None] | None]] = []
 
 
-PLUGINS = ("privacy", "automate", "assistant", "analytics", "journey", "predict", "growth", "track", "dashboard")
+PLUGINS = ("privacy", "automate", "deadletter", "assistant", "analytics", "journey", "predict", "growth", "track",
+           "dashboard")
 # Domains plug in here (imported by web, never the other way round).
 ROUTER_FACTORIES: list[Callable[[AppState], Any]] = []
 # Each hook is called with the state at start-up and returns a callable to run at shutdown (or None).

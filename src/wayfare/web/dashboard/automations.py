@@ -1,6 +1,6 @@
 """Automations: the flows with their figures, the template library, a YAML editor validated by the
-engine's loader (errors name the line), the approval queue (rendered per customer, editable) and tasks
-for people."""
+engine's loader (errors name the line), the approval queue (rendered per customer, editable), tasks
+for people, and the failed sends (the dead-letter list) with a retry button."""
 
 from __future__ import annotations
 
@@ -72,7 +72,16 @@ def automations(ctx: Ctx) -> dict:
     tasks = safe_engine_call("automate", "open_tasks", ctx.scope) or []
     policy = safe_engine_call("automate", "get_policy", ctx.scope)
     return {"engine": eng, "flows": flows, "approvals": approvals, "tasks": tasks, "templates": gallery(),
-            "policy": policy, "draft": ctx.arg("draft") or EXAMPLE}
+            "policy": policy, "draft": ctx.arg("draft") or EXAMPLE, "failed": _failed(ctx)}
+
+
+def _failed(ctx: Ctx) -> list[dict[str, Any]]:
+    """The dead-letter list (failed and uncertain sends, addresses masked), newest first."""
+    try:
+        from ...channels.deadletter import failed_sends
+    except ImportError:
+        return []
+    return failed_sends(ctx.scope, limit=200)
 
 
 @action("/automations/validate", need="staff")
@@ -116,3 +125,17 @@ def task_done(ctx: Ctx, form: Any) -> str:
         return "/automations"
     ctx.say("Task done.")
     return "/automations"
+
+
+@action("/automations/retry-send", need="staff")
+def retry_send(ctx: Ctx, form: Any) -> str:
+    """Put one failed send back in line (an uncertain one only when the form says force: it may double-send)."""
+    from ...channels.deadletter import retry_sends
+    try:
+        retry_sends(ctx.scope, str(form.get("key") or ""), force=form.get("force") == "1",
+                    actor=ctx.session.user.email)
+    except (ValidationError, NotFound) as e:
+        ctx.say(str(e), "error")
+        return "/automations#failed"
+    ctx.say("Back in line: it goes out on the next run.")
+    return "/automations#failed"
