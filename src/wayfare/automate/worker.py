@@ -515,9 +515,7 @@ class _Run:
             err = x
         with self.tx() as c:
             if err is None:
-                self._set(c, e, step, "sent", res[:300])
-                c.execute("UPDATE main.sends SET attempts = coalesce(attempts, 0) + 1 WHERE workspace_id = ? AND "
-                          "flow = ? AND entry_id = ? AND person_id = ? AND step = ?", [ws, *self._key(e, step)])
+                self._set(c, e, step, "sent", res[:300])  # attempts counts the failed tries, as for email
                 record(c, ws, e.flow.name, e.ref, step, channel, "sent", res, e.variant, self.now)
                 _move(c, ws, e, nxt, None)
             elif isinstance(err, _Unconfigured):
