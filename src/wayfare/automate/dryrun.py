@@ -31,7 +31,7 @@ def dry_run(scope: Scope, flow: Flow, person_id: str, start: dt.datetime | None 
         trig = row[0] if row else None
     facts = facts_for(scope, person_id, trig, now, policy)
     sent_at = [r[0] for r in scope.rows("SELECT created_at FROM sends WHERE person_id = $p AND purpose = 'marketing' "
-                                        "AND status IN ('sent', 'final', 'uncertain') AND created_at > $t",
+                                        "AND status IN ('sent', 'final', 'uncertain', 'queued') AND created_at > $t",
                                         {"p": person_id, "t": now - dt.timedelta(days=policy.cap_days)})]
     plan: list[dict[str, Any]] = []
     state = EntryState(0)

@@ -66,7 +66,7 @@ class ChunkFacts:
                 "AND list_contains(?, person_id) GROUP BY ALL", [self.ws, pids]).fetchall()}
         self.recent: dict[str, int] = dict(con.execute(
             "SELECT person_id, count(*) FROM sends WHERE workspace_id = ? AND list_contains(?, person_id) AND "
-            "purpose = 'marketing' AND status IN ('sent', 'final', 'uncertain') AND created_at > ? GROUP BY 1",
+            "purpose = 'marketing' AND status IN ('sent', 'final', 'uncertain', 'queued') AND created_at > ? GROUP BY 1",
             [self.ws, pids, now - dt.timedelta(days=cap_days)]).fetchall())
         self.salt = self._salt(con)
         if not self.salt:  # the first hash in a workspace creates its salt (privacy owns that): then read it

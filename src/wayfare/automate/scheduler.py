@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from typing import Any
 
@@ -53,10 +54,20 @@ class Scheduler:
         self.wake = threading.Event()
         self.stop_flag = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="wayfare-scheduler", daemon=True)
+        self.deliverer: Any = None
+        self.delivery_thread: threading.Thread | None = None
 
     def start(self) -> Scheduler:
         from ..ingest import on_commit
+        from ..store.postgres import queue_url
         on_commit(lambda ws, n: self.wake.set())
+        url = queue_url()
+        if url and os.environ.get("WAYFARE_QUEUE_DELIVER", "1") != "0":  # one deliverer of our own as well
+            from .outbox import Deliverer
+            self.deliverer = Deliverer(url)
+            self.delivery_thread = threading.Thread(target=self.deliverer.run, args=(self.stop_flag,),
+                                                    name="wayfare-deliverer", daemon=True)
+            self.delivery_thread.start()
         self.thread.start()
         return self
 
@@ -73,7 +84,7 @@ class Scheduler:
                     if first:
                         reconcile(sc)
                     scan_triggers(sc)
-                    run_due(sc)
+                    run_due(sc, deliver=False)
                 first = False
             except Exception as e:  # noqa: BLE001 - keep the scheduler alive
                 log.warning("scheduler pass failed: %s", e)
@@ -84,3 +95,6 @@ class Scheduler:
         self.stop_flag.set()
         self.wake.set()
         self.thread.join(timeout=10)
+        if self.delivery_thread is not None:
+            self.delivery_thread.join(timeout=10)
+            self.deliverer.close()

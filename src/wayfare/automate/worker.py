@@ -44,6 +44,7 @@ from .engine import EntryState, Facts, advance
 from .journal import record, tx
 from .lanes import Lanes
 from .model import Flow, Sms, Task, Update, Webhook, parse_duration
+from .outbox import Deliverer, Outbox, outbox_for, sync
 from .policy import Decision, decide, get_policy
 from .prefetch import ChunkFacts
 from .registry import stored_flows
@@ -77,6 +78,25 @@ def reconcile(scope: Scope) -> int:
         n = con.execute("UPDATE main.sends SET status = 'uncertain', updated_at = ? WHERE workspace_id = ? "
                         "AND status = 'final'", [utcnow(), scope.workspace_id]).fetchone()[0]
     return int(n)
+
+
+def _decorate(scope: Scope, e: _Entry, step: int, body: dict, key: str,
+              purpose: str | None = None) -> tuple[str, str | None, str | None]:
+    """Text and HTML with signed click/open links, and the one-click unsubscribe URL (marketing mail only),
+    when the tracking channel is installed and ``WAYFARE_PUBLIC_URL`` makes the links reachable."""
+    text, html, unsub = body["text"], body.get("html"), None
+    try:
+        from ..channels import tracking
+    except ImportError:
+        return text, html, None
+    if not os.environ.get("WAYFARE_PUBLIC_URL"):
+        return text, html, None
+    meta = {"flow": e.flow.name, "step": step, "variant": e.variant}
+    text = tracking.decorate(text, scope, key, e.person_id, html=False, **meta)
+    html = tracking.decorate(html, scope, key, e.person_id, html=True, **meta) if html else html
+    if (purpose or e.flow.purpose) == "marketing":
+        unsub = tracking.unsubscribe_url(scope, e.person_id, "email", send_id=key, **meta)
+    return text, html, unsub
 
 
 def _permanent(err: Exception) -> bool:
@@ -138,12 +158,17 @@ class _Run:
         self.journey: list[tuple] = []
         self.later = _Later()
         self.chunk: ChunkFacts | None = None
+        self.outbox: Outbox | None = None  # delivery through the PostgreSQL queue (WAYFARE_QUEUE_URL)
         self.out = {"due": 0, "sent": 0, "skipped": 0, "deferred": 0, "failed": 0, "tasks": 0, "approvals": 0,
                     "goals": 0, "errors": 0}
 
     @contextlib.contextmanager
     def tx(self) -> Any:
-        """A write transaction that first applies the results kept for later (in their order)."""
+        """A write transaction that first applies the results kept for later (in their order). Messages
+        for the queue are written to it first: a crash before this commit repeats the step, and the queue
+        folds the repeat by its idempotency key."""
+        if self.outbox is not None:
+            self.outbox.flush()
         with tx(self.store) as c:
             for q, args in self.later.statements:
                 c.execute(q, args)
@@ -209,7 +234,7 @@ class _Run:
         if purpose == "marketing":
             recent = self.store.cursor().execute(
                 "SELECT count(*) FROM sends WHERE workspace_id = ? AND person_id = ? AND purpose = 'marketing' AND "
-                "status IN ('sent', 'final', 'uncertain') AND created_at > ?",
+                "status IN ('sent', 'final', 'uncertain', 'queued') AND created_at > ?",
                 [self.ws, e.person_id, self.now - dt.timedelta(days=self.policy.cap_days)]).fetchone()[0]
         return decide(self.policy, channel=channel, purpose=purpose, address=address,
                       consent=consent_status(sc, e.person_id, channel, purpose),
@@ -254,6 +279,9 @@ class _Run:
                 _move(c, ws, e, nxt, None)
             self.out["skipped"] += 1
             return True
+        if self.outbox is not None:
+            return self._enqueue(e, step, channel, body, address, mid, sid, nxt, purpose, row,
+                                 getattr(node, "secret_env", None))
         if channel == "email":  # its row is written in the commit just before the terminator
             return self._email(e, step, body, address or "", mid, sid, nxt, None if row else purpose)
         if not row:
@@ -263,6 +291,40 @@ class _Run:
         self._other(e, step, channel, body, address or "", nxt, getattr(node, "secret_env", None))
         if purpose == "marketing" and self.chunk is not None and (self.chunk.send_row(key) or ("",))[0] == "sent":
             self.chunk.count_marketing(e.person_id)
+        return True
+
+    def _enqueue(self, e: _Entry, step: int, channel: str, body: dict, address: str | None, mid: str, sid: str,
+                 nxt: int, purpose: str, row: tuple | None, secret_env: str | None) -> bool:
+        """Queue mode: the rendered message goes to the PostgreSQL queue under its idempotency key; the send
+        row (``queued``), its log line and the entry's move ride along with the next commit."""
+        assert self.outbox is not None
+        key = f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
+        if channel == "email":
+            text, html, unsub = _decorate(self.scope, e, step, body, key, purpose)
+            payload: dict = {"subject": body["subject"], "text": text, "html": html, "unsubscribe": unsub}
+        elif channel == "sms":
+            payload = {"text": body["text"]}
+        else:
+            payload = {"url": body["url"], "payload": body["payload"], "secret_env": secret_env}
+        self.outbox.add(sid, self.ws, e.flow.name, e.entry_id, e.person_id, step, channel, address, mid, payload)
+        c = self.later
+        if row:
+            c.execute("UPDATE main.sends SET status = 'queued', updated_at = ? WHERE workspace_id = ? AND flow = ? "
+                      "AND entry_id = ? AND person_id = ? AND step = ?", [utcnow(), self.ws, *self._key(e, step)])
+        else:
+            c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
+                      "address, message_id, status, detail, created_at, updated_at, purpose, variant, trigger_event, "
+                      "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', NULL, ?, ?, ?, ?, ?, ?)",
+                      [self.ws, *self._key(e, step), channel, address, mid, self.now, utcnow(), purpose, e.variant,
+                       e.trigger, orjson.dumps(body).decode()])
+        if self.chunk is not None:
+            self.chunk.wrote(self._key(e, step), "queued", mid)
+            if purpose == "marketing":
+                self.chunk.count_marketing(e.person_id)
+        record(c, self.ws, e.flow.name, e.ref, step, channel, "queued", body.get("subject") or channel, e.variant,
+               self.now)
+        _move(c, self.ws, e, nxt, None)
+        self.out["queued"] = self.out.get("queued", 0) + 1
         return True
 
     def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int,
@@ -663,16 +725,24 @@ class _Run:
 
 
 def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings | None = None,
-            limit: int = 5000) -> dict:
-    """Advance every entry that is due at ``now``; returns counts."""
+            limit: int = 5000, deliver: bool = True) -> dict:
+    """Advance every entry that is due at ``now``; returns counts. With a delivery queue
+    (``WAYFARE_QUEUE_URL``) messages are queued, results copied back, and (``deliver``) what is due in the
+    queue is delivered by this process too, next to any ``wayfare worker --queue`` processes."""
+    from ..store.postgres import queue_url
     now = now or utcnow()
     settings = settings or smtp_settings()
+    url = queue_url()
+    outbox = outbox_for(url) if url else None
+    if outbox is not None:
+        _sync(scope, outbox)
     flows = {f.name: f for f, _ in stored_flows(scope)}
     rows = scope.store.cursor().execute(
         "SELECT entry_id, flow, person_id, trigger_event, step, wake_at, since, variant, entered_at FROM flow_entries "
         "WHERE workspace_id = ? AND status = 'active' AND (wake_at IS NULL OR wake_at <= ?) "
         "ORDER BY entered_at, entry_id LIMIT ?", [scope.workspace_id, now, limit]).fetchall()
     run = _Run(scope, now, settings)
+    run.outbox = outbox
     run.out["due"] = len(rows)
     try:
         for lo in range(0, len(rows), CHUNK):
@@ -684,7 +754,35 @@ def run_due(scope: Scope, now: dt.datetime | None = None, settings: SmtpSettings
         finally:
             run.sender.close()
             run.flush()
+    if outbox is not None and deliver and url:
+        d = Deliverer(url, settings)
+        try:
+            got = d.drain()
+        finally:
+            d.close()
+        run.out["delivered"] = got["sent"]
+        run.out["sent"] += _sync(scope, outbox)
     return run.out
+
+
+def _sync(scope: Scope, outbox: Outbox) -> int:
+    """Results from the queue into the send log; each message sent also comes back as a journey event."""
+    run = _Run(scope, utcnow(), None)
+    flows = {f.name: f for f, _ in stored_flows(scope)}
+    n = 0
+
+    def sent(flow: str, eid: str, pid: str, step: int, channel: str, variant: str | None, trig: str | None) -> None:
+        if flow in flows and channel in ("email", "sms"):
+            e = _Entry(eid, flows[flow], pid, trig, step, None, None, variant, run.now)
+            run._journey_event(e, step, channel, f"{flow}:{eid}:{pid}:{step}")
+
+    for _ in range(100):
+        read, got = sync(outbox, scope, sent)
+        n += got
+        if not read:
+            break
+    run.flush()
+    return n
 
 
 def _chunk(run: _Run, flows: dict[str, Flow], rows: list[tuple]) -> None:

@@ -241,14 +241,39 @@ def trace_cmd(person: str = typer.Option(None, "--person", help="Only this perso
 
 @app.command("worker")
 def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this many seconds (0: run until Ctrl-C)."),
-           ) -> None:
-    """Run the flow scheduler without the HTTP server.
+           queue: str = typer.Option("", "--queue", help="A PostgreSQL URL (or WAYFARE_QUEUE_URL): only deliver "
+                                     "queued messages, next to other workers; the store file is not opened."),
+           lease: float = typer.Option(60.0, "--lease", help="Seconds a claimed message is this worker's."),
+           json: bool = JsonOpt) -> None:
+    """Run the flow scheduler without the HTTP server, or (with --queue) one more delivery worker.
 
-    Example: wayfare worker
+    Example: wayfare worker --queue postgresql://wayfare@127.0.0.1:5432/wayfare
     """
+    from ..store.postgres import queue_url
+    url = queue_url(queue or None) if queue else None
+    t0 = time.time()
+    if url:
+        import threading
+
+        from ..automate.outbox import Deliverer
+        d, stop = Deliverer(url, lease_s=lease), threading.Event()
+        th = threading.Thread(target=d.run, args=(stop,), daemon=True)
+        th.start()
+        try:
+            while not seconds or time.time() - t0 < seconds:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop.set()
+            th.join(timeout=30)
+            d.close()
+        emit({"worker": d.owner, **d.out}, json, lambda r: console.print(
+            f"delivered {r['sent']:,} of {r['claimed']:,} claimed; {r['retry']} to retry, {r['failed']} failed, "
+            f"{r['uncertain']} uncertain"))
+        return
     from ..automate import Scheduler
     s = Scheduler(store(), interval=0.5).start()
-    t0 = time.time()
     try:
         while not seconds or time.time() - t0 < seconds:
             time.sleep(0.2)
