@@ -301,7 +301,8 @@ def failed_cmd(flow: str = typer.Option(None, "--flow", help="Only this flow."),
             console.print("no failed sends")
             return
         from rich.table import Table
-        t = Table("when", "flow", "person", "channel", "to", "status", "attempts", "last error", "key")
+        t = Table("when", "flow", "person", "channel", "to", "status", "attempts", "last error")
+        t.add_column("key (for flows retry)", overflow="fold")
         for r in d["failed"]:
             t.add_row(f"{r['at']:%Y-%m-%d %H:%M}", r["flow"], r["person_id"], r["channel"], r["to"] or "",
                       r["status"], str(r["attempts"]), (r["error"] or "")[:70], r["key"])
