@@ -388,3 +388,28 @@ def test_list_unsubscribe_only_on_marketing_mail(scope, monkeypatch):
     assert got["Paid"]["List-Unsubscribe"] is None and got["Paid"]["List-Unsubscribe-Post"] is None
     assert str(got["Promo"]["List-Unsubscribe"]).startswith("<https://shop.example.com/")
     assert str(got["Promo"]["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
+
+
+# -- a bounce finds the flow email it answers -------------------------------------------------------------
+def test_a_bounce_of_a_flow_email_finds_its_send_by_message_id(scope):
+    from tests.channels.test_bounces import DSN
+    from wayfare.channels.bounces import process_bytes
+
+    port = free_port()
+    box = Scripted()
+    c = _server(box, port)
+    try:
+        people(scope, {"gone": {"email": "gone@example.org"}})
+        _flow(scope, MAIL)
+        events(scope, [("gone", "Paid", T0)])
+        run_until(scope, T(T0) + dt.timedelta(hours=1), start=T(T0),
+                  settings=smtp_settings(f"smtp://127.0.0.1:{port}", "shop@example.org"))
+    finally:
+        c.stop()
+    (m,) = box.accepted
+    mid = str(m["Message-ID"])
+    assert mid.endswith("@wayfare>")
+    assert process_bytes(scope, DSN.replace(b"<abc123@wayfare>", mid.encode()))["hard_bounce"] == 1
+    pid = scope.one("SELECT person_id FROM sends")[0]
+    got = scope.rows("SELECT properties FROM events WHERE person_id = $p AND event = 'Email Bounced'", {"p": pid})
+    assert [orjson.loads(r[0]) for r in got] == [{"flow": "conf", "step": 0, "status": "5.1.1"}]

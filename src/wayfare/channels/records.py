@@ -70,8 +70,15 @@ def note_message(scope: Scope, channel: str, provider_id: str, status: str, *, s
 
 
 def message_of(scope: Scope, channel: str, provider_id: str) -> dict[str, Any] | None:
+    """The send a provider id belongs to. An email's provider id is its Message-ID, which the flow engine
+    writes into the send log itself (deterministic ``<…@wayfare>``): a bounce finds the send there too."""
     row = scope.one("SELECT send_id, person_id, flow, step, variant, status FROM channel_messages "
                     "WHERE channel = $c AND provider_id = $p", {"c": channel, "p": provider_id})
+    if not row and channel == "email" and provider_id:
+        bare = provider_id.strip().strip("<>")
+        row = scope.one("SELECT flow || ':' || entry_id || ':' || person_id || ':' || step, person_id, flow, step, "
+                        "variant, status FROM sends WHERE channel = 'email' AND message_id = $m LIMIT 1",
+                        {"m": f"<{bare}>"})
     if not row:
         return None
     return dict(zip(("send_id", "person_id", "flow", "step", "variant", "status"), row, strict=True))
