@@ -109,47 +109,13 @@ def ingest_key(tmp_path):
 def postgres():
     """A real PostgreSQL server of our own on 127.0.0.1 (Debian's package: ``apt-get install -y postgresql``;
     .ci/run installs it). Yields a function that makes a fresh database and returns its URL."""
-    import glob
-    import shutil
-    import subprocess
-
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins:
-        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
-    import tempfile
-
-    bindir = os.path.dirname(bins[-1])
-    root = Path(tempfile.mkdtemp(prefix="wayfare-pg-"))  # not under pytest's private tmp: the server's user reads it
-    data, sock = root / "data", root / "sock"
-    data.mkdir()
-    sock.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # the server refuses to run as root: Debian's package made a postgres user
-        shutil.chown(root, "postgres")
-        shutil.chown(data, "postgres")
-        shutil.chown(sock, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
-    subprocess.run([*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
-    opts = f"-p {port} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off -c max_connections=200"
-    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w",
-                    "start"], check=True, capture_output=True)
-    import psycopg
-
-    admin = psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", autocommit=True)
-    made = [0]
-
-    def new_database() -> str:
-        made[0] += 1
-        name = f"t{made[0]}"
-        admin.execute(f"CREATE DATABASE {name}")
-        return f"postgresql://postgres@127.0.0.1:{port}/{name}"
-
+    from wayfare.store.postgres import scratch_server
+    try:
+        server = scratch_server()
+        new_database = server.__enter__()
+    except FileNotFoundError as e:
+        pytest.skip(str(e))
     try:
         yield new_database
     finally:
-        admin.close()
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        server.__exit__(None, None, None)

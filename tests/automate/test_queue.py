@@ -209,3 +209,25 @@ def test_one_refused_recipient_fails_alone_and_a_deferral_comes_back_later(mail,
     d.drain()  # the batch is not resent: only the deferred one goes
     assert mail.got[to[5]] == 1 and sum(mail.got.values()) == 15 and _status(url) == {"sent": 15, "failed": 1}
     d.close()
+
+
+def test_an_erased_person_is_taken_out_of_the_queue(tmp_path, mail, postgres, monkeypatch):
+    from wayfare.privacy import erase_person
+    url = postgres()
+    monkeypatch.setenv("WAYFARE_QUEUE_URL", url)
+    with Store(tmp_path / "f.db") as st:
+        sc = st.scope()
+        enable_flow(sc, load_flow("order-confirmation"))
+        _orders(sc, 0, 5)
+        scan_triggers(sc)
+        assert run_due(sc, settings=mail.settings, deliver=False)["queued"] == 5  # no worker has run yet
+        out = erase_person(sc, "p2@example.org")
+        assert out["removed"]["delivery_queue"] == 1
+    with psycopg.connect(url) as con:
+        row = con.execute("SELECT status, address, payload::text FROM wayfare_outbox WHERE person_id NOT IN "
+                          "(SELECT person_id FROM wayfare_outbox WHERE address IS NOT NULL)").fetchall()
+    assert row == [("cancelled", None, "{}")]
+    d = Deliverer(url, mail.settings)
+    d.drain()
+    d.close()
+    assert sum(mail.got.values()) == 4 and mail.got["p2@example.org"] == 0

@@ -93,15 +93,6 @@ class Outbox:
             with self.lock:
                 self.con.execute("UPDATE wayfare_outbox SET synced = true WHERE send_key = ANY(%s)", [keys])
 
-    def cancel_person(self, ws: str, person_id: str) -> int:
-        """An erased person: nothing still waiting goes out, and the queue keeps no address or message."""
-        with self.lock:
-            cur = self.con.execute(
-                "UPDATE wayfare_outbox SET status = CASE WHEN status IN ('queued', 'leased') THEN 'cancelled' "
-                "ELSE status END, address = NULL, payload = '{}'::jsonb, detail = 'erased', updated_at = now() "
-                "WHERE workspace_id = %s AND person_id = %s", [ws, person_id])
-            return cur.rowcount
-
     def counts(self, ws: str | None = None) -> dict[str, int]:
         with self.lock:
             rows = self.con.execute("SELECT status, count(*) FROM wayfare_outbox WHERE %s::text IS NULL OR "

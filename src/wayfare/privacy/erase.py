@@ -117,6 +117,13 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _erase_from_queue(scope: Scope, pids: list[str]) -> int:
+    """With a PostgreSQL delivery queue: nothing still waiting goes out, and it keeps no address or message."""
+    from ..store.postgres import erase_from_queue, queue_url
+    url = queue_url()
+    return erase_from_queue(url, scope.workspace_id, pids) if url and pids else 0
+
+
 def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
     """Delete everything held about ``who`` in this workspace; returns what was removed, table by table.
 
@@ -164,6 +171,9 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
                     {"ws": ws, "pat": tpat}).fetchone()
                 if n and n[0]:
                     redacted[f"{t}.{c}"] = redacted.get(f"{t}.{c}", 0) + int(n[0])
+    queued = _erase_from_queue(scope, pids)
+    if queued:
+        removed["delivery_queue"] = queued
     for e in sorted(ids["email"]):
         suppress(scope, "email", e, "erased")
     for p in sorted(ids["phone"]):

@@ -9,12 +9,20 @@ holds the delivery protocol.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..errors import ValidationError
 
-__all__ = ["queue_url", "connect", "ensure_schema", "SCHEMA_VERSION"]
+__all__ = ["queue_url", "connect", "ensure_schema", "erase_from_queue", "scratch_server", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -80,3 +88,60 @@ def ensure_schema(con: Any) -> None:
             con.execute(q)
         con.execute("INSERT INTO wayfare_meta VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING",
                     [str(SCHEMA_VERSION)])
+
+
+def erase_from_queue(url: str, workspace_id: str, person_ids: list[str]) -> int:
+    """An erased person: nothing still waiting for them goes out, and the queue keeps no address or message
+    (the rows stay, emptied, so a delivery result still finds its send)."""
+    con = connect(url)
+    try:
+        ensure_schema(con)
+        return con.execute(
+            "UPDATE wayfare_outbox SET status = CASE WHEN status IN ('queued', 'leased') THEN 'cancelled' "
+            "ELSE status END, address = NULL, payload = '{}'::jsonb, detail = 'erased', updated_at = now() "
+            "WHERE workspace_id = %s AND person_id = ANY(%s)", [workspace_id, person_ids]).rowcount
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def scratch_server() -> Iterator[Callable[[], str]]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (Debian's ``postgresql`` package; no system cluster is
+    touched), for tests, benchmarks and trying the queue on one machine. Yields a function that creates a
+    fresh database and returns its URL; the server and its files are gone afterwards."""
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins:
+        raise FileNotFoundError("PostgreSQL is not installed (apt-get install -y postgresql)")
+    bindir = os.path.dirname(bins[-1])
+    root = Path(tempfile.mkdtemp(prefix="wayfare-pg-"))
+    data, sock = root / "data", root / "sock"
+    data.mkdir()
+    sock.mkdir()
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root: Debian's package made a postgres user
+        for d in (root, data, sock):
+            shutil.chown(d, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--no-sync"], check=True, capture_output=True)
+    opts = f"-p {port} -c listen_addresses=127.0.0.1 -k {sock} -c fsync=off -c max_connections=200"
+    subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w",
+                    "start"], check=True, capture_output=True)
+    admin = connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    made = [0]
+
+    def new_database() -> str:
+        made[0] += 1
+        admin.execute(f"CREATE DATABASE t{made[0]}")
+        return f"postgresql://postgres@127.0.0.1:{port}/t{made[0]}"
+
+    try:
+        yield new_database
+    finally:
+        admin.close()
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
