@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 
 from .fields import backend_name, step_predicate
 from .model import FunnelQuery
+from .sorted_events import SortedEvents, sorted_events
 
-__all__ = ["scan_events", "levels_by_scan", "SCAN_BACKENDS"]
+__all__ = ["scan_events", "levels_by_scan", "levels_from_sorted", "walk_arrays", "SCAN_BACKENDS"]
 
 SCAN_BACKENDS = ("duckdb",)  # in-process engines where fetching the step events is cheap
 
@@ -41,36 +42,84 @@ def scan_events(events: ibis.Table, q: FunnelQuery) -> ibis.Table:
     return e.filter(e.m != 0).order_by(["person_id", "ts"])
 
 
-def levels_by_scan(events: ibis.Table, q: FunnelQuery) -> pa.Table:
+def levels_by_scan(events: ibis.Table, q: FunnelQuery, cache: bool | None = None) -> pa.Table:
     """Execute :func:`scan_events` and walk it: the same table as ``funnel_levels`` (``person_id``,
-    ``level``, ``first_ts``, ``secs_2..secs_n``), as Arrow."""
+    ``level``, ``first_ts``, ``secs_2..secs_n``), as Arrow. Steps without property filters read the
+    cached sorted events instead when there are some (``cache``: see ``sorted_events``; False: never)."""
+    if cache is not False and not any(s.where for s in q.steps):
+        se = sorted_events(events, build=cache)
+        if se is not None:
+            return levels_from_sorted(se, q)
     return walk(scan_events(events, q).to_pyarrow(), q)
 
 
 def walk(tbl: pa.Table, q: FunnelQuery) -> pa.Table:
     n = len(q.steps)
-    ts_type = pa.timestamp("us")
-    out_cols = ["person_id", "level", "first_ts", *[f"secs_{k}" for k in range(2, n + 1)]]
     if tbl.num_rows == 0:
-        return pa.table({c: pa.array([], pa.string() if c == "person_id" else ts_type if c == "first_ts"
-                                     else pa.int64()) for c in out_cols})
+        return _empty(n)
     pid = tbl["person_id"].combine_chunks()
-    t = tbl["ts"].combine_chunks().cast(ts_type).cast(pa.int64()).to_numpy()
+    t = tbl["ts"].combine_chunks().cast(_TS).cast(pa.int64()).to_numpy()
     m = tbl["m"].to_numpy()
     size = len(t)
-    idx = np.arange(size, dtype=np.int32)
     newp = np.empty(size, bool)
     newp[0] = True
     newp[1:] = pc.not_equal(pid.slice(1), pid.slice(0, size - 1)).to_numpy(zero_copy_only=False)
     pk = (np.cumsum(newp, dtype=np.int32) - 1).astype(np.int32)  # person number
-    n_people = int(pk[-1]) + 1
-    newt = newp.copy()
-    newt[1:] |= t[1:] != t[:-1]
-    g = np.maximum.accumulate(np.where(newt, idx, 0))  # first row of this (person, time)
+    heads = np.flatnonzero(newp)
+    return _table(pc.take(pid, pa.array(heads)), *walk_arrays(pk, t, m, int(pk[-1]) + 1, q), n)
+
+
+def levels_from_sorted(se: SortedEvents, q: FunnelQuery) -> pa.Table:
+    """The same table from the cached sorted arrays (steps without property filters). Strict order walks
+    the whole arrays: a step's rows are the rows of its event (kept by the cache, in order), and the
+    "latest state strictly before" search uses the cache's first-row-of-(person, time) array, so other
+    events in between change nothing. Loose order walks the step events only, as the scan does."""
+    n = len(q.steps)
+    if se.rows == 0:
+        return _empty(n)
+    codes = [se.code_of(s.event) for s in q.steps]
+    if q.order == "loose":
+        lut = np.zeros(len(se.names) + 1, np.int32)
+        for i, c in enumerate(codes):
+            if c >= 0:
+                lut[c] |= 1 << i
+        m = lut[se.code]
+        rows = np.flatnonzero(m)
+        if len(rows) == 0:
+            return _empty(n)
+        return _table(se.people, *walk_arrays(se.pk[rows], se.ts[rows], m[rows], se.n_people, q), n)
+    on = [se.rows_of(c) for c in codes]
+    if len(on[0]) == 0:
+        return _empty(n)
+    return _table(se.people, *_walk(se.pk, se.ts, se.groups, on, se.n_people, q), n)
+
+
+def walk_arrays(pk: np.ndarray, t: np.ndarray, m: np.ndarray, n_people: int, q: FunnelQuery):
+    """The walk over rows sorted by person number ``pk`` then time ``t`` (epoch µs), ``m`` the step bits:
+    per person number who did step 1 (``keep``), ``level``, the first step-1 time and ``secs[k]``."""
+    n = len(q.steps)
+    on = [np.flatnonzero((m >> k) & 1) for k in range(n)]  # rows matching each step
+    return _walk(pk, t, group_heads(pk, t), on, n_people, q, m)
+
+
+def group_heads(pk: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per row, the first row of its (person, time): rows sorted by person then time."""
+    size = len(t)
+    idx = np.arange(size, dtype=np.int32)
+    newt = np.empty(size, bool)
+    newt[0] = True
+    newt[1:] = (pk[1:] != pk[:-1]) | (t[1:] != t[:-1])
+    return np.maximum.accumulate(np.where(newt, idx, 0))
+
+
+def _walk(pk: np.ndarray, t: np.ndarray, g: np.ndarray, on: list[np.ndarray], n_people: int, q: FunnelQuery,
+          m: np.ndarray | None = None):
+    """``on[k]``: the rows matching step k, ascending; ``g``: :func:`group_heads`; ``m`` (loose order
+    only): the step bits of every row."""
+    n = len(q.steps)
     win = np.int64(q.within) * 1_000_000
     level = np.zeros(n_people, np.int8)
     secs = {}
-    on = [np.flatnonzero((m >> k) & 1) for k in range(n)]  # rows matching each step
     level[pk[on[0]]] = 1
     if q.order == "loose":
         on_mask = [(m >> k) & 1 == 1 for k in range(n)]
@@ -98,15 +147,27 @@ def walk(tbl: pa.Table, q: FunnelQuery) -> pa.Table:
     first_row = np.full(n_people, -1, np.int64)
     rows1 = on[0]
     first_row[pk[rows1][::-1]] = rows1[::-1]  # the earliest step-1 row per person
-    keep = level >= 1
-    heads = idx[newp]
-    out = {"person_id": pc.take(pid, pa.array(heads[keep])),
-           "level": pa.array(level[keep].astype(np.int64)),
-           "first_ts": pa.array(t[first_row[keep]]).cast(ts_type)}
+    keep = np.flatnonzero(level >= 1)
+    return keep, level[keep], t[first_row[keep]], {k: v[keep] for k, v in secs.items()}
+
+
+_TS = pa.timestamp("us")
+
+
+def _table(people: pa.Array, keep, level, first_ts, secs, n: int) -> pa.Table:
+    out = {"person_id": pc.take(people, pa.array(keep)),
+           "level": pa.array(level.astype(np.int64)),
+           "first_ts": pa.array(first_ts).cast(_TS)}
     for k in range(2, n + 1):
-        v = secs[k][keep]
+        v = secs[k]
         out[f"secs_{k}"] = pa.array(v, mask=v == _NONE)
     return pa.table(out)
+
+
+def _empty(n: int) -> pa.Table:
+    cols = ["person_id", "level", "first_ts", *[f"secs_{k}" for k in range(2, n + 1)]]
+    return pa.table({c: pa.array([], pa.string() if c == "person_id" else _TS if c == "first_ts"
+                                 else pa.int64()) for c in cols})
 
 
 _NONE = np.iinfo(np.int64).max

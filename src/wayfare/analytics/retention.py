@@ -12,6 +12,8 @@ from typing import Any
 import ibis
 
 from .model import RetentionQuery
+from .retention_scan import retention_from_sorted
+from .sorted_events import sorted_events
 
 __all__ = ["period_index", "retention_table", "run_retention", "purchases", "repeat_purchase", "purchase_gaps",
            "run_repeat"]
@@ -53,7 +55,13 @@ def retention_table(events: ibis.Table, q: RetentionQuery) -> ibis.Table:
     return j.group_by(["cohort", "offset"]).aggregate(people=j.count()).order_by(["cohort", "offset"])
 
 
-def run_retention(events: ibis.Table, q: RetentionQuery) -> dict[str, Any]:
+def run_retention(events: ibis.Table, q: RetentionQuery, cache: bool | None = None) -> dict[str, Any]:
+    """The triangle as cohorts with sizes, counts and rates. On the embedded DuckDB the cached sorted
+    events are read when there are some (``cache``: see ``sorted_events``; False: never)."""
+    se = sorted_events(events, build=cache) if cache is not False else None
+    if se is not None:
+        tri, sizes = retention_from_sorted(se, q)
+        return _result(tri, sizes, q)
     tri = retention_table(events, q).to_pandas()
     if q.return_event == q.cohort_event:  # everyone is active in their own cohort period: offset 0 is the size
         sizes = {int(c): int(n) for c, o, n in tri.itertuples(index=False, name=None) if int(o) == 0}
@@ -64,6 +72,10 @@ def run_retention(events: ibis.Table, q: RetentionQuery) -> dict[str, Any]:
         sizes_e = c.group_by("person_id").aggregate(cohort=c.p.min())
         sizes = dict(sizes_e.group_by("cohort").aggregate(n=sizes_e.count()).to_pandas()
                      .itertuples(index=False, name=None))
+    return _result(tri, sizes, q)
+
+
+def _result(tri, sizes: dict, q: RetentionQuery) -> dict[str, Any]:
     cells: dict[int, dict[int, int]] = {}
     for cohort, off, n in tri.itertuples(index=False, name=None):
         cells.setdefault(int(cohort), {})[int(off)] = int(n)
