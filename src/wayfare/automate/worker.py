@@ -159,6 +159,7 @@ class _Run:
         self.later = _Later()
         self.chunk: ChunkFacts | None = None
         self.outbox: Outbox | None = None  # delivery through the PostgreSQL queue (WAYFARE_QUEUE_URL)
+        self.enqueued: list[tuple] = []  # queued sends whose rows and moves ride along with the next commit
         self.out = {"due": 0, "sent": 0, "skipped": 0, "deferred": 0, "failed": 0, "tasks": 0, "approvals": 0,
                     "goals": 0, "errors": 0}
 
@@ -169,6 +170,7 @@ class _Run:
         folds the repeat by its idempotency key."""
         if self.outbox is not None:
             self.outbox.flush()
+            self._enqueued_statements()
         with tx(self.store) as c:
             for q, args in self.later.statements:
                 c.execute(q, args)
@@ -176,7 +178,7 @@ class _Run:
         self.later.statements.clear()
 
     def commit(self) -> None:
-        if self.later.statements:
+        if self.later.statements or self.enqueued or (self.outbox is not None and self.outbox.pending):
             with self.tx():
                 pass
 
@@ -307,25 +309,45 @@ class _Run:
         else:
             payload = {"url": body["url"], "payload": body["payload"], "secret_env": secret_env}
         self.outbox.add(sid, self.ws, e.flow.name, e.entry_id, e.person_id, step, channel, address, mid, payload)
-        c = self.later
         if row:
-            c.execute("UPDATE main.sends SET status = 'queued', updated_at = ? WHERE workspace_id = ? AND flow = ? "
-                      "AND entry_id = ? AND person_id = ? AND step = ?", [utcnow(), self.ws, *self._key(e, step)])
-        else:
-            c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
-                      "address, message_id, status, detail, created_at, updated_at, purpose, variant, trigger_event, "
-                      "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', NULL, ?, ?, ?, ?, ?, ?)",
-                      [self.ws, *self._key(e, step), channel, address, mid, self.now, utcnow(), purpose, e.variant,
-                       e.trigger, orjson.dumps(body).decode()])
+            self.later.execute("UPDATE main.sends SET status = 'queued', updated_at = ? WHERE workspace_id = ? AND "
+                               "flow = ? AND entry_id = ? AND person_id = ? AND step = ?",
+                               [utcnow(), self.ws, *self._key(e, step)])
+        self.enqueued.append((e, step, channel, address, mid, nxt, purpose, body, row is None))
         if self.chunk is not None:
             self.chunk.wrote(self._key(e, step), "queued", mid)
             if purpose == "marketing":
                 self.chunk.count_marketing(e.person_id)
-        record(c, self.ws, e.flow.name, e.ref, step, channel, "queued", body.get("subject") or channel, e.variant,
-               self.now)
-        _move(c, self.ws, e, nxt, None)
         self.out["queued"] = self.out.get("queued", 0) + 1
         return True
+
+    def _enqueued_statements(self) -> None:
+        """The queued sends' rows, log lines and entry moves as three set-based statements for the commit."""
+        rows, self.enqueued = self.enqueued, []
+        if not rows:
+            return
+        ws, now, c = self.ws, utcnow(), self.later
+        new = [x for r in rows if r[8] for x in (ws, *self._key(r[0], r[1]), r[2], r[3], r[4], self.now, now, r[6],
+                                                 r[0].variant, r[0].trigger, orjson.dumps(r[7]).decode())]
+        if new:
+            c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
+                      "address, message_id, status, created_at, updated_at, purpose, variant, trigger_event, body) "
+                      "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"] * (len(new) // 14)),
+                      new)
+        c.execute("INSERT INTO main.automation_log VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+                  [x for e, step, ch, _a, _m, _n, _p, body, _new in rows
+                   for x in (ws, self.now, e.flow.name, e.entry_id, e.person_id, step, ch, "queued",
+                             (body.get("subject") or ch)[:300], e.trigger, e.variant)])
+        last = {r[0].entry_id: r for r in rows}  # an entry that queued two messages in a pass: its last move
+        moves = []
+        for e, _s, _c, _a, _m, nxt, _p, _b, _new in last.values():
+            fin = nxt >= len(e.flow.steps)
+            moves += [e.entry_id, nxt, e.variant, "done" if fin else "active", "done" if fin else None]
+        c.execute("UPDATE main.flow_entries SET step = v.step, wake_at = NULL, since = NULL, wait_event = NULL, "
+                  "variant = v.variant, status = v.status, outcome = coalesce(v.outcome, flow_entries.outcome), "
+                  "updated_at = ? FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(last)) + ") v(entry_id, step, "
+                  "variant, status, outcome) WHERE flow_entries.workspace_id = ? AND flow_entries.entry_id = v.entry_id",
+                  [now, *moves, ws])
 
     def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int,
                new: str | None) -> bool:
