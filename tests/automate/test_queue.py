@@ -231,3 +231,23 @@ def test_an_erased_person_is_taken_out_of_the_queue(tmp_path, mail, postgres, mo
     d.drain()
     d.close()
     assert sum(mail.got.values()) == 4 and mail.got["p2@example.org"] == 0
+
+
+def test_the_server_s_scheduler_queues_and_its_own_worker_delivers(tmp_path, mail, postgres, monkeypatch):
+    from wayfare.automate import Scheduler
+    from wayfare.automate.outbox import wait_for
+    url = postgres()
+    monkeypatch.setenv("WAYFARE_QUEUE_URL", url)
+    monkeypatch.setenv("WAYFARE_SMTP_URL", mail.url)
+    monkeypatch.setenv("WAYFARE_MAIL_FROM", "shop@example.org")
+    with Store(tmp_path / "f.db") as st:
+        sc = st.scope()
+        enable_flow(sc, load_flow("order-confirmation"))
+        s = Scheduler(st, interval=0.2).start()
+        try:
+            _orders(sc, 0, 12)  # arrive while the scheduler runs
+            assert wait_for(lambda: sum(mail.got.values()) == 12, timeout=60)
+            assert wait_for(lambda: sc.one("SELECT count(*) FROM sends WHERE status = 'sent'")[0] == 12, timeout=30)
+        finally:
+            s.stop()
+    assert max(mail.got.values()) == 1 and _status(url) == {"sent": 12}
