@@ -2,6 +2,11 @@
 
     python benchmarks/bench_analytics.py [--events 10000000] [--people 500000] [--db /tmp/bench/analytics.db]
         [--chdb] [--spark] [--out benchmarks/RESULTS.md]
+    python benchmarks/bench_analytics.py --ab [--repeat 3] [--chdb]   # cached sorted events vs none, one process
+
+``--ab`` (third pass): funnel, paths and retention without the cached sorted events (``cache=False``: the
+second pass's executors), the cost of building the cache (wall, CPU, memory), and the same queries read
+from it, in one process on the same store; checks that each result is identical; one JSON document at the end.
 
 Times a 5-step 7-day funnel (wayfare, and ClickHouse's ``windowFunnel(…)('strict_increase')`` through
 chDB on the same rows, checked to give the same counts), top paths, weekly retention, RFM and KPIs,
@@ -98,6 +103,8 @@ def main() -> None:
     ap.add_argument("--spark", action="store_true")
     ap.add_argument("--regen", action="store_true")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--ab", action="store_true", help="cached sorted events vs none, in one process")
+    ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     fresh = a.regen or not os.path.exists(a.db)
     store = Store(a.db)
@@ -110,6 +117,9 @@ def main() -> None:
     n_pp = scope.one("SELECT count(DISTINCT person_id) FROM events")[0]
     tables = Tables.from_scope(scope)
     q = FunnelQuery(steps=[Step(event=e) for e in FUNNEL], within="7d")
+    if a.ab:
+        third_pass(a, store, scope, tables, q, n_ev, n_pp)
+        return
     res: dict[str, object] = {}
     secs, f = timed(lambda: run_funnel(tables.events, q, detail=False))
     counts = [s["count"] for s in f["steps"]]
@@ -131,6 +141,64 @@ def main() -> None:
     print(f"peak RSS {res['peak_mb']:.0f} MB")
     if a.out:
         write_results(a.out, n_ev, n_pp, counts, res)
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def third_pass(a, store, scope, tables, q, n_ev: int, n_pp: int) -> None:
+    """A/B in one process: the uncached executors, the cache build, the cached executors; identical results."""
+    import json
+
+    from wayfare.analytics import PathsQuery, RetentionQuery, run_paths, run_retention
+    from wayfare.analytics.sorted_events import forget, sorted_events
+
+    ev = tables.events
+    pq, rq = PathsQuery(start="Page Viewed"), RetentionQuery(period="week", periods=12)
+    queries = {
+        "funnel": lambda c: run_funnel(ev, q, detail=False, cache=c),
+        "paths": lambda c: run_paths(ev, pq, cache=c),
+        "retention": lambda c: run_retention(ev, rq, cache=c),
+    }
+    out: dict = {"events": n_ev, "people": n_pp, "cores": os.cpu_count(), "load_start": _load(), "queries": {}}
+    forget()
+    before = {}
+    for name, fn in queries.items():
+        l0 = _load()
+        secs, r = timed(lambda fn=fn: fn(False), a.repeat)
+        before[name] = r
+        out["queries"][name] = {"uncached_wall": round(secs, 3), "uncached_cpu": round(CPU[secs], 2), "load": [l0, _load()]}
+        print(f"{name} uncached: {secs:.3f}s (cpu {CPU[secs]:.2f}s) load {l0}-{_load()}", flush=True)
+    rss0 = peak_mb()
+    l0, t0, c0 = _load(), time.perf_counter(), _cpu()
+    se = sorted_events(ev, build=True)
+    se.groups, se.rows_of(0)  # the lazily made indexes, counted with the build
+    bw, bc = time.perf_counter() - t0, _cpu() - c0
+    out["build"] = {"wall": round(bw, 3), "cpu": round(bc, 2), "rows": se.rows, "people": se.n_people,
+                    "cache_mb": round(se.nbytes / 1e6, 1), "peak_rss_mb_before": round(rss0), "peak_rss_mb_after": round(peak_mb()),
+                    "load": [l0, _load()]}
+    print(f"cache build: {bw:.3f}s (cpu {bc:.2f}s), {se.nbytes / 1e6:.0f} MB, load {l0}-{_load()}", flush=True)
+    same = True
+    for name, fn in queries.items():
+        l0 = _load()
+        secs, r = timed(lambda fn=fn: fn(None), a.repeat)
+        ok = r == before[name]
+        same &= ok
+        out["queries"][name] |= {"cached_wall": round(secs, 3), "cached_cpu": round(CPU[secs], 2), "identical": ok,
+                                 "load_cached": [l0, _load()]}
+        print(f"{name} cached: {secs:.3f}s (cpu {CPU[secs]:.2f}s) identical={ok} load {l0}-{_load()}", flush=True)
+    out["funnel_counts"] = [s["count"] for s in before["funnel"]["steps"]]
+    out["identical"] = same
+    if a.chdb:
+        secs, counts = chdb_funnel(a.db, scope.workspace_id, store.cursor())
+        out["chdb"] = {"wall": round(secs, 3), "cpu": round(CPU[secs], 2), "counts": counts,
+                       "ratio_wall": round(out["queries"]["funnel"]["cached_wall"] / secs, 2),
+                       "ratio_cpu": round(out["queries"]["funnel"]["cached_cpu"] / CPU[secs], 2)}
+        print(f"chdb windowFunnel: {secs:.3f}s (cpu {CPU[secs]:.2f}s) counts={counts}", flush=True)
+    out["peak_rss_mb"] = round(peak_mb())
+    out["load_end"] = _load()
+    print(json.dumps(out))
 
 
 def _others(scope, tables):

@@ -278,13 +278,15 @@ def _hours(v) -> float | None:
 
 
 def run_funnel(events: ibis.Table, q: FunnelQuery, profiles: ibis.Table | None = None, *,
-               detail: bool = True) -> dict[str, Any]:
+               detail: bool = True, cache: bool | None = None) -> dict[str, Any]:
     """Execute a funnel: steps (count, conversion from previous and first, median/p90 hours to reach),
     per breakdown group, and with ``detail`` the time-to-convert histogram, weekly conversion and
-    first/last-touch attribution."""
+    first/last-touch attribution. ``cache``: whether the DuckDB executor may read (None), must build
+    (True) or must not use (False) the cached sorted events (``sorted_events``)."""
     n = len(q.steps)
     if not q.exclusions and backend_name(events) in SCAN_BACKENDS:
-        levels = ibis.memtable(levels_by_scan(events, q))  # same figures, one sorted scan (funnel_scan)
+        # same figures, one sorted scan (funnel_scan), or a walk of the cached sorted events
+        levels = ibis.memtable(levels_by_scan(events, q, cache))
     else:
         levels = funnel_levels(events, q)
         if detail:

@@ -160,9 +160,10 @@ def transitions(rows: ibis.Table, q: PathsQuery) -> ibis.Table:
     return g.filter(g.sessions >= q.min_count).order_by(["step", ibis.desc("sessions"), "source", "target"])
 
 
-def run_paths(events: ibis.Table, q: PathsQuery) -> dict[str, Any]:
-    if backend_name(events) in SCAN_BACKENDS:  # same rows, one sorted scan (paths_scan)
-        rows = ibis.memtable(path_table(events, q))
+def run_paths(events: ibis.Table, q: PathsQuery, cache: bool | None = None) -> dict[str, Any]:
+    """Top paths and Sankey links. ``cache``: as in ``run_funnel`` (the DuckDB executor only)."""
+    if backend_name(events) in SCAN_BACKENDS:  # same rows, one sorted scan (paths_scan) or the cached arrays
+        rows = ibis.memtable(path_table(events, q, cache))
     else:
         rows = path_rows(events, q).cache()
     paths = top_paths(rows, q).to_pandas()
