@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -52,6 +53,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Sink:
     def __init__(self) -> None:
         self.count = 0
@@ -61,16 +68,151 @@ class Sink:
         return "250 OK"
 
 
+FLAT_MB_PER_MIN = 2.0  # the verdict's bar for "memory stays flat" (least-squares slope of RSS, second half)
+
+
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of (seconds, MB) points, in MB per minute."""
+    if len(points) < 3:
+        return None
+    mt = statistics.mean(t for t, _ in points)
+    mm = statistics.mean(m for _, m in points)
+    den = sum((t - mt) ** 2 for t, _ in points)
+    return round(sum((t - mt) * (m - mm) for t, m in points) / den * 60, 2) if den else None
+
+
+def _near(mem: list[tuple[float, float]], at: float) -> float | None:
+    """Mean RSS over the 30 s before ``at`` (seconds into the run)."""
+    xs = [m for t, m in mem if at - 30 <= t <= at]
+    return round(statistics.mean(xs), 1) if xs else None
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return round(xs[min(len(xs) - 1, int(p * len(xs)))] * 1000, 1) if xs else float("nan")
 
 
+class _HoldTimer:
+    """The store's write lock (an RLock), timing each outermost hold per thread name: who keeps ingest waiting."""
+
+    def __init__(self, lock) -> None:
+        self._lock = lock
+        self._local = threading.local()
+        self.by_thread: dict[str, list[float]] = {}  # name -> [holds, total s, max s, holds over 50 ms]
+
+    def acquire(self, *a, **k) -> bool:
+        ok = self._lock.acquire(*a, **k)
+        if ok:
+            depth = getattr(self._local, "depth", 0)
+            if depth == 0:
+                self._local.t0 = time.perf_counter()
+            self._local.depth = depth + 1
+        return ok
+
+    def release(self) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            held = time.perf_counter() - self._local.t0
+            name = threading.current_thread().name.split(" ")[0].rstrip("_0123456789-")
+            st = self.by_thread.setdefault(name, [0, 0.0, 0.0, 0])
+            st[0] += 1
+            st[1] += held
+            st[2] = max(st[2], held)
+            st[3] += held > 0.05
+        self._lock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def as_dict(self) -> dict:
+        return {k: {"holds": v[0], "total_ms": round(v[1] * 1000), "max_ms": round(v[2] * 1000, 1), "over_50ms": v[3]}
+                for k, v in self.by_thread.items()}
+
+
+def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
+    """`wayfare serve` in this process, sampling every 10 s what holds memory: the process's RSS, Python's heap
+    (tracemalloc, with the lines whose allocations grew most since the first sample after warm-up), DuckDB's own
+    accounting (duckdb_memory()) and the garbage collector's pauses."""
+    import gc
+    import tracemalloc
+
+    import uvicorn
+
+    from wayfare.store import Store
+    from wayfare.web.app import create_app
+
+    if trace:
+        tracemalloc.start(1)  # one frame: deeper tracebacks slowed the server tenfold
+    pauses: list[float] = []
+    t_gc = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            t_gc[0] = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - t_gc[0])
+
+    gc.callbacks.append(on_gc)
+    store = Store(db)
+    holds = _HoldTimer(store.write_lock)
+    store.write_lock = holds  # type: ignore[assignment]  # who holds the writer, and for how long
+    app = create_app(store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    t0 = time.time()
+
+    def sample() -> None:
+        base = None
+        cur = store.cursor()
+        with probe.open("a") as f:
+            while not server.should_exit:
+                time.sleep(10)
+                duck = dict(cur.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory()").fetchall())
+                row = {"t": round(time.time() - t0, 1), "rss_mb": round(rss_mb(os.getpid()), 1),
+                       "duckdb_mb": round(sum(duck.values()) / 2**20, 1),
+                       "duckdb_top": {k: round(v / 2**20, 1) for k, v in sorted(duck.items(), key=lambda kv: -kv[1])[:4]},
+                       "gc_pauses": len(pauses), "gc_max_ms": round(max(pauses, default=0) * 1000, 1),
+                       "gc_over_20ms": sum(1 for p in pauses if p > 0.02)}
+                committer = app.state.wayfare.committer
+                if committer is not None:
+                    row["flushes"] = committer.flushes
+                    row["flush"] = committer.stats.as_dict()
+                row["write_lock"] = holds.as_dict()
+                row["py_blocks_k"] = sys.getallocatedblocks() // 1000
+                row["threads"] = threading.active_count()
+                row["modules"] = len(sys.modules)
+                row["torch"] = "torch" in sys.modules
+                if trace and int(row["t"]) % 30 < 10:  # a snapshot every 30 s: they cost seconds of the GIL
+                    snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+                    row["py_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+                    if base is None and time.time() - t0 > 60:
+                        base = snap
+                    elif base is not None:
+                        row["py_growth"] = [f"{st.size_diff / 2**20:+.1f} MB {st.traceback[0].filename.split('site-packages/')[-1]}:{st.traceback[0].lineno}"
+                                            for st in snap.compare_to(base, "lineno")[:10]]
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+
+    threading.Thread(target=sample, daemon=True).start()
+    try:
+        server.run()
+    finally:
+        store.close()
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--probed-serve":  # the server side of --probe (internal)
+        probed_serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5] == "trace")
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--rate", type=int, default=200, help="events per second")
     ap.add_argument("--batch", type=int, default=20, help="events per /v1/batch request")
+    ap.add_argument("--probe", choices=["off", "light", "trace"], default="off",
+                    help="sample the server from inside every 10 s: light = RSS, DuckDB memory, GC pauses; trace = "
+                         "also Python's heap by line (tracemalloc slows the server: not for latency figures)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary store and logs")
     a = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wayfare-soak-"))
@@ -86,8 +228,11 @@ def main() -> None:
     wf(db, "flows", "enable", "order-confirmation", env=env)
     port = free_port()
     log = open(tmp / "serve.log", "ab")
-    srv = subprocess.Popen([sys.executable, "-m", "wayfare", f"--db={db}", "serve", "--port", str(port)], stdout=log,
-                           stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    probe = tmp / "probe.jsonl"
+    cmd = [sys.executable, "-m", "wayfare", f"--db={db}", "serve", "--port", str(port)]
+    if a.probe != "off":
+        cmd = [sys.executable, __file__, "--probed-serve", str(db), str(port), str(probe), a.probe]
+    srv = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -95,6 +240,15 @@ def main() -> None:
             break
         except OSError:
             time.sleep(0.2)
+    # the server's start-up work (dashboard warmers: queries, models, the assistant's sentence model) is a one-off
+    # that takes memory once; the clock starts when the server has gone quiet (under 5% of a core for a second)
+    warm_s = time.time()
+    for _ in range(180):
+        c = _proc_cpu(srv.pid)
+        time.sleep(1)
+        if _proc_cpu(srv.pid) - c < 0.05:
+            break
+    warm_s = round(time.time() - warm_s, 1)
     auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
     stop = threading.Event()
     acked: list[str] = []
@@ -103,6 +257,7 @@ def main() -> None:
     page_lat: list[float] = []
     errors: list[str] = []
     mem: list[tuple[float, float]] = []
+    load_start = list(os.getloadavg())
     t_start = time.time()
 
     def ingest() -> None:
@@ -188,21 +343,39 @@ def main() -> None:
     con.executemany("INSERT INTO acked VALUES (?)", [[m] for m in acked])
     found = con.execute("SELECT count(DISTINCT a.mid), count(*) FROM acked a JOIN events e ON e.message_id = a.mid")\
         .fetchone()
-    first = [m for t, m in mem if t <= 60]
-    last = [m for t, m in mem if t >= a.minutes * 60 - 60]
+    rss = {label: _near(mem, at) for label, at in (("start", 60), ("middle", a.minutes * 30), ("end", a.minutes * 60))}
+    slope_all = _slope([(t, m) for t, m in mem if t >= 60])
+    slope_late = _slope([(t, m) for t, m in mem if t >= a.minutes * 30])
+    p99 = pct(ingest_lat, 0.99)
+    lost, doubled = len(acked) - found[0], found[1] - found[0]
+    flat = slope_late is not None and slope_late <= FLAT_MB_PER_MIN
     out = {
-        "minutes": a.minutes, "rate_events_per_s": a.rate, "batch": a.batch,
+        "minutes": a.minutes, "rate_events_per_s": a.rate, "batch": a.batch, "server_warm_up_s": warm_s,
+        "rss_mb_after_warm_up": mem[0][1] if mem else None,
+        "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
         "acked_events": len(acked), "stored_acked": found[0], "stored_rows_for_acked": found[1],
-        "lost": len(acked) - found[0], "doubled": found[1] - found[0],
-        "ingest_requests": len(ingest_lat), "ingest_p50_ms": pct(ingest_lat, 0.50), "ingest_p99_ms": pct(ingest_lat, 0.99),
-        "ingest_max_ms": pct(ingest_lat, 1.0),
+        "lost": lost, "doubled": doubled,
+        "ingest_requests": len(ingest_lat), "ingest_p50_ms": pct(ingest_lat, 0.50), "ingest_p99_ms": p99,
+        "ingest_max_ms": pct(ingest_lat, 1.0), "ingest_over_100ms": sum(1 for x in ingest_lat if x > 0.1),
         "page_views": len(page_lat), "page_p50_ms": pct(page_lat, 0.5), "page_p95_ms": pct(page_lat, 0.95),
-        "rss_mb_first_minute": round(statistics.mean(first), 1) if first else None,
-        "rss_mb_last_minute": round(statistics.mean(last), 1) if last else None,
-        "rss_mb_max": max(m for _, m in mem) if mem else None,
+        "rss_mb": rss, "rss_mb_max": max(m for _, m in mem) if mem else None,
+        "rss_slope_mb_per_min_after_first_minute": slope_all, "rss_slope_mb_per_min_second_half": slope_late,
         "orders": len(orders), "confirmations_received": sink.count,
         "errors": errors[:20], "error_count": len(errors),
+        "verdict": {
+            "memory_flat": flat, "p99_under_100ms": p99 < 100, "nothing_lost_or_doubled": lost == 0 and doubled == 0,
+            "summary": (f"memory {'flat' if flat else 'GROWING'} ({slope_late} MB/min over the second half, "
+                        f"goal <= {FLAT_MB_PER_MIN}); p99 {p99} ms ({'met' if p99 < 100 else 'NOT met'}, goal < 100); "
+                        f"lost {lost}, doubled {doubled}"),
+        },
     }
+    if a.probe != "off" and probe.exists():
+        samples = [json.loads(line) for line in probe.read_text().splitlines() if line.strip()]
+        out["probe"] = {"samples": samples[:: max(1, len(samples) // 12)] + samples[-1:]}
+    if a.keep:
+        out["kept"] = str(tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=2))
 
 

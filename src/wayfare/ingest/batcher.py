@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..store import Store
 from .pipeline import IngestResult, _notify, write_batches
 
-__all__ = ["GroupCommitter"]
+__all__ = ["FlushStats", "GroupCommitter"]
 log = logging.getLogger("wayfare.ingest")
 
 
@@ -26,6 +26,32 @@ class _Item:
     workspace_id: str
     rows: list[dict]
     future: Future
+
+
+class FlushStats:
+    """Where a flush's time went, for finding slow acknowledgements: waiting for the store's write lock (another
+    writer such as the scheduler holds it), writing the rows, and the commit (WAL sync, or DuckDB's automatic
+    checkpoint when the WAL has grown past its threshold). Totals and maxima since start, in seconds."""
+
+    SLOW_S = 0.05
+
+    def __init__(self) -> None:
+        self.wait = self.write = self.commit = 0.0
+        self.max_wait = self.max_write = self.max_commit = 0.0
+        self.slow = {"wait": 0, "write": 0, "commit": 0}  # flushes where that part alone took over SLOW_S
+
+    def record(self, wait: float, write: float, commit: float) -> None:
+        for name, v in (("wait", wait), ("write", write), ("commit", commit)):
+            setattr(self, name, getattr(self, name) + v)
+            if v > getattr(self, "max_" + name):
+                setattr(self, "max_" + name, v)
+            if v > self.SLOW_S:
+                self.slow[name] += 1
+
+    def as_dict(self) -> dict:
+        ms = {k: round(getattr(self, k) * 1000, 1) for k in ("wait", "write", "commit", "max_wait", "max_write",
+                                                              "max_commit")}
+        return {**{f"{k}_ms": v for k, v in ms.items()}, "slow_over_50ms": dict(self.slow)}
 
 
 class GroupCommitter:
@@ -37,6 +63,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="wayfare-group-commit", daemon=True)
         self._stopped = False
         self.flushes = 0
+        self.stats = FlushStats()
         self._thread.start()
 
     def submit(self, workspace_id: str, rows: list[dict]) -> Future:
@@ -82,14 +109,17 @@ class GroupCommitter:
         for it in items:
             by_ws.setdefault(it.workspace_id, []).append(it)
         results: dict[int, IngestResult] = {}
+        t0 = time.perf_counter()
         try:
             with self.store.transaction() as con:
+                t_lock = time.perf_counter()
                 for ws, its in by_ws.items():
                     scope = Scope(self.store, ws, ws)
                     # one set of statements per workspace per flush: a statement's fixed cost (~0.2-1 ms
                     # here) dominated when each request's 100 rows paid for five of their own
                     for it, res in zip(its, write_batches(scope, [it.rows for it in its], con), strict=True):
                         results[id(it)] = res
+                t_written = time.perf_counter()
         except Exception as e:  # nothing of this flush was stored
             if len(items) > 1:  # one bad request must not sink its neighbours: retry them one by one
                 for it in items:
@@ -101,6 +131,7 @@ class GroupCommitter:
                     it.future.set_exception(e)
             return
         self.flushes += 1
+        self.stats.record(t_lock - t0, t_written - t_lock, time.perf_counter() - t_written)
         for ws, its in by_ws.items():
             inserted = sum(results[id(it)].inserted for it in its)
             if inserted:

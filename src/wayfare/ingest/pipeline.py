@@ -140,9 +140,10 @@ def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection) -> tu
         }
     )
     con.register("__wf_events", tbl)
-    try:
+    try:  # a plain INSERT: the ids were checked above in this same transaction, under the single writer's lock
+        # (INSERT OR IGNORE cost 13-15 ms per 20-row flush here against 3.5 ms, for conflicts that cannot occur)
         con.execute(
-            "INSERT OR IGNORE INTO main.events (workspace_id, message_id, seq, type, event, anonymous_id, user_id, "
+            "INSERT INTO main.events (workspace_id, message_id, seq, type, event, anonymous_id, user_id, "
             "person_id, ts, received_at, channel, source, revenue, properties, context, traits) "
             "SELECT workspace_id, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
             "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM __wf_events"
