@@ -147,3 +147,28 @@ def test_each_workspace_has_its_own_entry(tmp_path):
             assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == want
     finally:
         store.close()
+
+
+@HYP
+@given(log=logs, anchor=st.sampled_from([None, ("start", "A"), ("end", "C")]), depth=st.integers(1, 4),
+       collapse=st.booleans(), min_count=st.integers(1, 3), limit=st.integers(1, 6))
+def test_path_counts_on_codes_equal_the_group_by_on_generated_logs(tmp_path_factory, log, anchor, depth, collapse,
+                                                                   min_count, limit):
+    """Counting paths and links on event codes (with and without the cache) gives the figures and the order
+    of the Ibis group-by over the same rows (ties broken by the names, a missing step first)."""
+    import ibis
+
+    from wayfare.analytics.paths import count_rows
+    from wayfare.analytics.paths_scan import path_counts
+
+    store, sc = _store(tmp_path_factory, log)
+    try:
+        ev = sc.ibis("events")
+        kw = {anchor[0]: anchor[1]} if anchor else {}
+        q = PathsQuery(depth=depth, collapse_repeats=collapse, session_gap=5, min_count=min_count, limit=limit, **kw)
+        want = count_rows(ibis.memtable(path_table(ev, q, cache=False)), q)
+        assert path_counts(ev, q, cache=False) == want
+        assert path_counts(ev, q, cache=True) == want
+        assert count_rows(path_rows(ev, q).cache(), q) == want
+    finally:
+        store.close()

@@ -17,9 +17,9 @@ import ibis
 from .fields import backend_name
 from .funnel_scan import SCAN_BACKENDS
 from .model import PathsQuery
-from .paths_scan import path_table
+from .paths_scan import path_counts
 
-__all__ = ["sessionize", "path_rows", "top_paths", "transitions", "run_paths"]
+__all__ = ["sessionize", "path_rows", "top_paths", "transitions", "run_paths", "count_rows"]
 
 
 def sessionize(events: ibis.Table, gap_seconds: int = 1800) -> ibis.Table:
@@ -161,11 +161,18 @@ def transitions(rows: ibis.Table, q: PathsQuery) -> ibis.Table:
 
 
 def run_paths(events: ibis.Table, q: PathsQuery, cache: bool | None = None) -> dict[str, Any]:
-    """Top paths and Sankey links. ``cache``: as in ``run_funnel`` (the DuckDB executor only)."""
-    if backend_name(events) in SCAN_BACKENDS:  # same rows, one sorted scan (paths_scan) or the cached arrays
-        rows = ibis.memtable(path_table(events, q, cache))
+    """Top paths and Sankey links. On the embedded DuckDB one sorted scan (or the cached sorted events,
+    ``cache`` as in ``run_funnel``) and counts on event codes (``paths_scan``); elsewhere the Ibis rows."""
+    if backend_name(events) in SCAN_BACKENDS:
+        out_paths, links = path_counts(events, q, cache)
     else:
-        rows = path_rows(events, q).cache()
+        out_paths, links = count_rows(path_rows(events, q).cache(), q)
+    return {"from": q.start, "to": q.end, "session_gap_seconds": q.session_gap, "depth": q.depth,
+            "paths": out_paths, "links": links}
+
+
+def count_rows(rows: ibis.Table, q: PathsQuery) -> tuple[list[dict], list[dict]]:
+    """``run_paths``' ``paths`` and ``links`` from the rows of :func:`path_rows` (any engine)."""
     paths = top_paths(rows, q).to_pandas()
     cols = [f"e{i + 1}" for i in range(q.depth)]
     out_paths = []
@@ -178,7 +185,5 @@ def run_paths(events: ibis.Table, q: PathsQuery, cache: bool | None = None) -> d
         rows.release()
     except Exception:  # a backend without temp tables
         pass
-    return {"from": q.start, "to": q.end, "session_gap_seconds": q.session_gap, "depth": q.depth,
-            "paths": out_paths,
-            "links": [{"step": int(r.step), "source": f"{int(r.step)}:{r.source}", "target": f"{int(r.step) + 1}:{r.target}",
-                       "sessions": int(r.sessions)} for r in links.itertuples(index=False)]}
+    return out_paths, [{"step": int(r.step), "source": f"{int(r.step)}:{r.source}", "target": f"{int(r.step) + 1}:{r.target}",
+                        "sessions": int(r.sessions)} for r in links.itertuples(index=False)]
