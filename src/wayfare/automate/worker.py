@@ -94,7 +94,7 @@ def _decorate(scope: Scope, e: _Entry, step: int, body: dict, key: str,
     meta = {"flow": e.flow.name, "step": step, "variant": e.variant}
     text = tracking.decorate(text, scope, key, e.person_id, html=False, **meta)
     html = tracking.decorate(html, scope, key, e.person_id, html=True, **meta) if html else html
-    if (purpose or e.flow.purpose) == "marketing":
+    if (purpose or e.flow.purpose) != "transactional":  # RFC 8058 header: marketing mail only
         unsub = tracking.unsubscribe_url(scope, e.person_id, "email", send_id=key, **meta)
     return text, html, unsub
 
@@ -353,19 +353,8 @@ class _Run:
                new: str | None) -> bool:
         """Send one email. ``new`` is the purpose when no row exists yet (it is inserted as ``final``), None
         when an ``intent`` row is retried. The email is queued for the next group (see send_queue)."""
-        text, html = body["text"], body.get("html")
-        unsub = None
         key = f"{e.flow.name}:{e.entry_id}:{e.person_id}:{step}"
-        meta = {"flow": e.flow.name, "step": step, "variant": e.variant}
-        try:
-            from ..channels import tracking  # signed click/open/unsubscribe links, when installed
-        except ImportError:
-            tracking = None  # type: ignore[assignment]
-        if tracking is not None and os.environ.get("WAYFARE_PUBLIC_URL"):  # links need a reachable address
-            text = tracking.decorate(text, self.scope, key, e.person_id, html=False, **meta)
-            html = tracking.decorate(html, self.scope, key, e.person_id, html=True, **meta) if html else html
-            if self._purpose(e, step, new) != "transactional":  # RFC 8058 header: marketing mail only
-                unsub = tracking.unsubscribe_url(self.scope, e.person_id, "email", send_id=key, **meta)
+        text, html, unsub = _decorate(self.scope, e, step, body, key, self._purpose(e, step, new))
         if self.sender.settings is None:
             self._email_failed(_Mail(e, step, body, address, mid, nxt, new, None),
                                RuntimeError("no SMTP server configured (set WAYFARE_SMTP_URL)"), raise_=True)
