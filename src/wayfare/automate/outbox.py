@@ -16,8 +16,9 @@ idempotency key (workspace, flow, entry, person, step) and the entry moves on. W
    batch fails alone; the others go out once.
 3. **SMS and webhooks** carry the idempotency key to the provider, so a row re-claimed after a crash between
    the provider accepting it and the worker recording it is folded by the provider, not sent twice.
-4. Transient errors (connection refused, 4xx, timeouts, 429/5xx) put the row back with exponential backoff;
-   after :data:`MAX_ATTEMPTS` it is ``failed`` with the last error.
+4. Transient errors (connection refused, 4xx, timeouts, 429/5xx) put the row back with the backoff every
+   channel uses (:data:`wayfare.channels.retry.RETRY`); once its attempts are spent, or on a permanent error,
+   it is ``failed`` with the last error: the dead-letter list.
 
 The engine copies results back into its own send log (:func:`sync`), where stats, traces and the dashboard
 read them; each result is copied once.
@@ -39,17 +40,16 @@ from typing import Any
 import orjson
 
 from ..channels.email import SmtpSettings, build_message, smtp_settings
+from ..channels.retry import RETRY, classify, describe
 from ..store import Scope, utcnow
 from ..store.postgres import connect, ensure_schema
 from .journal import tx
 from .lanes import Lanes
 
-__all__ = ["Outbox", "Deliverer", "outbox_for", "MAX_ATTEMPTS", "LEASE_SECONDS"]
+__all__ = ["Outbox", "Deliverer", "outbox_for", "sync", "LEASE_SECONDS"]
 log = logging.getLogger("wayfare.automate")
 
-MAX_ATTEMPTS = 8
 LEASE_SECONDS = 60.0
-BACKOFF_FIRST, BACKOFF_CAP = 30.0, 3600.0  # seconds: 30 s, 1 min, 2 min, ... at most an hour
 
 _COLS = ("send_key", "workspace_id", "flow", "entry_id", "person_id", "step", "channel", "address", "message_id",
          "payload")
@@ -167,15 +167,6 @@ class _Row:
     step: int
 
 
-def _smtp_permanent(err: Exception) -> bool | None:
-    """True: refused for good (5xx); False: try again later; None: no answer (the outcome is unknown)."""
-    if isinstance(err, smtplib.SMTPRecipientsRefused):
-        return all(500 <= code < 600 for code, _ in err.recipients.values())
-    if isinstance(err, smtplib.SMTPResponseException):
-        return 500 <= err.smtp_code < 600
-    return None
-
-
 class Deliverer:
     """One worker: claims due rows under a lease and delivers them (see the module's docstring)."""
 
@@ -220,25 +211,21 @@ class Deliverer:
             [status, [r.key for r, _ in items], [d[:300] for _, d in items], self.owner, list(from_)]).fetchall()
         return [r[0] for r in done]
 
-    def _retry(self, r: _Row, err: str) -> None:
-        """Back in the queue after a backoff, or ``failed`` once the attempts are spent."""
-        if r.attempts >= MAX_ATTEMPTS:
-            self._finish("failed", [(r, f"gave up after {r.attempts} attempts: {err}")], ("leased", "final"))
-            self.out["failed"] += 1
+    def _failed(self, r: _Row, err: Exception) -> None:
+        """A definite no: ``failed`` when permanent or the attempts are spent (the dead-letter list), else
+        back in the queue after the backoff."""
+        why = describe(err)
+        if classify(err) == "permanent" or r.attempts >= RETRY.max_attempts:
+            if classify(err) != "permanent":
+                why = f"gave up after {r.attempts} attempts: {why}"
+            self.out["failed"] += len(self._finish("failed", [(r, why)], ("leased", "final")))
             return
-        wait = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (r.attempts - 1))
+        wait = RETRY.delay(r.attempts).total_seconds()
         self.con.execute("UPDATE wayfare_outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, "
                          "not_before = now() + make_interval(secs => %s), detail = %s, updated_at = now() "
                          "WHERE send_key = %s AND lease_owner = %s AND status IN ('leased', 'final')",
-                         [wait, err[:300], r.key, self.owner])
+                         [wait, why[:300], r.key, self.owner])
         self.out["retry"] += 1
-
-    def _failed(self, r: _Row, err: Exception | str, permanent: bool | None) -> None:
-        why = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
-        if permanent:
-            self.out["failed"] += len(self._finish("failed", [(r, why)], ("leased", "final")))
-        else:
-            self._retry(r, why)
 
     # -- delivery -----------------------------------------------------------------------------------
     def _emails(self, rows: list[_Row]) -> None:
@@ -256,7 +243,7 @@ class Deliverer:
                     self.lanes.start(i, msg)
                     started.append((i, r))
                 except Exception as err:  # noqa: BLE001 - refused before the terminator: nothing was sent
-                    self._failed(r, err, bool(_smtp_permanent(err)))
+                    self._failed(r, err)
             if not started:
                 continue
             won = set(r[0] for r in self.con.execute(
@@ -278,12 +265,11 @@ class Deliverer:
                 try:
                     sent.append((r, self.lanes.client(i).result()))
                 except Exception as err:  # noqa: BLE001
-                    verdict = _smtp_permanent(err)
-                    if verdict is None:  # no answer: it may have been accepted
+                    if isinstance(err, smtplib.SMTPResponseException):  # the server answered: it did not take it
+                        self._failed(r, err)
+                    else:  # no answer: it may have been accepted
                         self.lanes.drop(i)
-                        self.out["uncertain"] += len(self._finish("uncertain", [(r, str(err))], ("final",)))
-                    else:  # the server answered and did not take it
-                        self._failed(r, err, verdict)
+                        self.out["uncertain"] += len(self._finish("uncertain", [(r, describe(err))], ("final",)))
             self.out["sent"] += len(self._finish("sent", sent, ("final", "uncertain")))
 
     def _other(self, r: _Row) -> None:
@@ -302,8 +288,8 @@ class Deliverer:
                 if not secret:
                     raise webhook.TargetRefused(f"set {env} to sign webhook calls")
                 res = str(webhook.deliver(p["url"], p.get("payload") or {}, secret, r.key, max_attempts=1))
-        except Exception as err:  # noqa: BLE001 - classified below
-            self._failed(r, err, _other_permanent(err))
+        except Exception as err:  # noqa: BLE001 - classified by the retry policy
+            self._failed(r, err)
             return
         self.out["sent"] += len(self._finish("sent", [(r, res)], ("leased",)))
 
@@ -343,17 +329,6 @@ class Deliverer:
         self.lanes.close()
         with contextlib.suppress(Exception):
             self.con.close()
-
-
-def _other_permanent(err: Exception) -> bool:
-    """SMS and webhook errors: a refusal is for good; a timeout, 429 or 5xx is tried again later."""
-    name = type(err).__name__
-    if name in ("TargetRefused", "Rejected", "ValidationError", "RuntimeError"):
-        return True
-    status = getattr(err, "status", None) or getattr(err, "status_code", None)
-    if isinstance(status, int) and 400 <= status < 500 and status not in (408, 429):
-        return True
-    return False
 
 
 def wait_for(cond: Any, timeout: float = 30.0, every: float = 0.05) -> bool:
