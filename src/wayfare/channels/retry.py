@@ -17,7 +17,8 @@ webhook    408 / 429 / 5xx, connection errors, DNS failures           other 4xx,
 
 :class:`RetryPolicy` is a value that returns a decision: after the ``n``-th failed attempt the send waits
 ``base · 2^(n-1)`` (1 min, 2, 4, … capped at 1 h) stretched by up to a quarter at random (jitter, so a
-whole list that failed together does not come back in one burst), until ``max_attempts`` attempts or
+whole list that failed together does not come back in one burst; wake times on a 10 s grid, so it comes back
+in a few engine passes rather than one pass per send), until ``max_attempts`` attempts or
 ``max_age`` since the first failure; then it gives up with ``gave up after N attempts: <last error>``.
 The worker makes the *entry* sleep until then (``flow_entries.wake_at``): nothing sleeps in the worker.
 """
@@ -25,6 +26,7 @@ The worker makes the *entry* sleep until then (``flow_entries.wake_at``): nothin
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 import smtplib
 from dataclasses import dataclass
@@ -88,6 +90,7 @@ class RetryPolicy:
     max_attempts: int = 10
     max_age: dt.timedelta = dt.timedelta(hours=24)
     jitter: float = 0.25
+    granularity: dt.timedelta = dt.timedelta(seconds=10)  # wake times are rounded up to this grid
 
     def delay(self, attempts: int, rnd: float | None = None) -> dt.timedelta:
         """The wait after the ``attempts``-th failure (1-based), jitter included."""
@@ -105,7 +108,12 @@ class RetryPolicy:
         first = first_failed_at or now
         if attempts >= self.max_attempts or now - first >= self.max_age:
             return RetryDecision("give_up", f"gave up after {attempts} attempts: {why}")
-        return RetryDecision("retry", why, now + self.delay(attempts, rnd))
+        wake = now + self.delay(attempts, rnd)
+        step = self.granularity.total_seconds()
+        if step > 0:  # on a grid: sends that failed together come back in a few passes, not one pass each
+            secs = (wake - dt.datetime.min).total_seconds()
+            wake = dt.datetime.min + dt.timedelta(seconds=math.ceil(secs / step) * step)
+        return RetryDecision("retry", why, wake)
 
 
 #: the policy every channel uses (1 min … 1 h, 10 attempts or 24 h: about 4 h of backoff before giving up)
