@@ -251,3 +251,24 @@ def test_the_server_s_scheduler_queues_and_its_own_worker_delivers(tmp_path, mai
         finally:
             s.stop()
     assert max(mail.got.values()) == 1 and _status(url) == {"sent": 12}
+
+
+def test_a_failed_queued_send_retried_from_the_dead_letter_list_goes_out_once(tmp_path, mail, postgres, monkeypatch):
+    from wayfare.channels.deadletter import failed_sends, retry_sends
+    url = postgres()
+    monkeypatch.setenv("WAYFARE_QUEUE_URL", url)
+    mail.reject.add("p1@example.org")
+    with Store(tmp_path / "f.db") as st:
+        sc = st.scope()
+        enable_flow(sc, load_flow("order-confirmation"))
+        _orders(sc, 0, 3)
+        scan_triggers(sc)
+        run_due(sc, settings=mail.settings)
+        dead = failed_sends(sc)
+        assert [(d["to"][:1], d["status"]) for d in dead] == [("p", "failed")] and "550" in dead[0]["error"]
+        mail.reject.clear()  # the mailbox exists now
+        assert retry_sends(sc, dead[0]["key"])["retried"] == 1
+        res = run_due(sc, settings=mail.settings)
+        assert res["queued"] == 1 and res["delivered"] == 1
+        assert failed_sends(sc) == [] and sc.one("SELECT count(*) FROM sends WHERE status = 'sent'")[0] == 3
+    assert mail.got == {"p0@example.org": 1, "p1@example.org": 1, "p2@example.org": 1}

@@ -63,23 +63,32 @@ class Outbox:
         self.con = connect(url)
         ensure_schema(self.con)
         self.pending: list[tuple] = []
+        self.revive: list[tuple] = []
         self.lock = threading.Lock()
 
     def add(self, send_key: str, ws: str, flow: str, entry_id: str, person_id: str, step: int, channel: str,
-            address: str | None, message_id: str, payload: dict) -> None:
-        self.pending.append((send_key, ws, flow, entry_id, person_id, step, channel, address, message_id,
-                             orjson.dumps(payload).decode()))
+            address: str | None, message_id: str, payload: dict, retry: bool = False) -> None:
+        """``retry``: the send was put back by a person (``flows retry``): a ``failed`` row is queued again."""
+        (self.revive if retry else self.pending).append(
+            (send_key, ws, flow, entry_id, person_id, step, channel, address, message_id, orjson.dumps(payload).decode()))
 
     def flush(self) -> int:
         """Write what was added; an idempotency key already queued (a pass repeated after a crash, or a
-        second scheduler) is left as it is."""
+        second scheduler) is left as it is; only a retried ``failed`` row starts again."""
         rows, self.pending = self.pending, []
-        if not rows:
-            return 0
+        again, self.revive = self.revive, []
+        cols, marks = ", ".join(_COLS), ", ".join(["%s"] * len(_COLS))
         with self.lock, self.con.cursor() as cur:
-            cur.executemany(f"INSERT INTO wayfare_outbox ({', '.join(_COLS)}, status) VALUES "
-                            f"({', '.join(['%s'] * len(_COLS))}, 'queued') ON CONFLICT (send_key) DO NOTHING", rows)
-        return len(rows)
+            if rows:
+                cur.executemany(f"INSERT INTO wayfare_outbox ({cols}, status) VALUES ({marks}, 'queued') "
+                                "ON CONFLICT (send_key) DO NOTHING", rows)
+            if again:
+                cur.executemany(f"INSERT INTO wayfare_outbox ({cols}, status) VALUES ({marks}, 'queued') "
+                                "ON CONFLICT (send_key) DO UPDATE SET status = 'queued', attempts = 0, "
+                                "not_before = now(), lease_owner = NULL, lease_until = NULL, synced = false, "
+                                "payload = excluded.payload, address = excluded.address, updated_at = now() "
+                                "WHERE wayfare_outbox.status = 'failed'", again)
+        return len(rows) + len(again)
 
     def results(self, ws: str, limit: int = 5000) -> list[tuple]:
         with self.lock:

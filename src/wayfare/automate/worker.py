@@ -308,7 +308,8 @@ class _Run:
             payload = {"text": body["text"]}
         else:
             payload = {"url": body["url"], "payload": body["payload"], "secret_env": secret_env}
-        self.outbox.add(sid, self.ws, e.flow.name, e.entry_id, e.person_id, step, channel, address, mid, payload)
+        self.outbox.add(sid, self.ws, e.flow.name, e.entry_id, e.person_id, step, channel, address, mid, payload,
+                        retry=row is not None)
         if row:
             self.later.execute("UPDATE main.sends SET status = 'queued', updated_at = ? WHERE workspace_id = ? AND "
                                "flow = ? AND entry_id = ? AND person_id = ? AND step = ?",
