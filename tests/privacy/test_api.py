@@ -41,6 +41,11 @@ def test_api_export_erase_retention_and_rate_limit(tmp_path, server_factory):
         limited = [r for r in codes if r.status_code == 429]
         assert 1 <= len(ok) <= 4 and len(ok) + len(limited) == 30
         assert int(limited[0].headers["retry-after"]) >= 1
+        # a shop page's script can read the 429 (CORS), and preflights are never limited
+        assert limited[0].headers["access-control-allow-origin"] == "*"
+        assert "retry-after" in limited[0].headers["access-control-expose-headers"].lower()
+        pre = c.options("/v1/track", headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+        assert pre.status_code in (200, 204) and pre.headers["access-control-allow-origin"] == "*"
         assert c.get("/health").status_code == 200  # only ingest routes are limited
     srv.stop()
     with Store(db) as s:

@@ -26,7 +26,7 @@ from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
+from ..ingest.routes import CORS_HEADERS, key_from_request
 from ..privacy import erase_person, export_person
 from ..privacy.retention import KINDS, cleanup, get_retention, set_retention
 from ..store import Scope, verify_key
@@ -96,7 +96,9 @@ class RateLimitMiddleware:
         self.app, self.per_key, self.per_ip = app, per_key, per_ip
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") == "http" and scope.get("path") in _INGEST:
+        # a CORS preflight carries no key and sends no data: it is not counted (a browser sends one before
+        # its first POST, and counting it halved a page's allowance)
+        if scope.get("type") == "http" and scope.get("path") in _INGEST and scope.get("method") != "OPTIONS":
             ip = (scope.get("client") or ("?", 0))[0]
             wait = self.per_ip.take("ip:" + ip)
             key = _key_of(scope)
@@ -106,6 +108,9 @@ class RateLimitMiddleware:
                 body = b'{"success":false,"error":"too many requests; retry after the Retry-After seconds"}'
                 await send({"type": "http.response.start", "status": 429,
                             "headers": [(b"content-type", b"application/json"),
+                                        # so the shop page's script can read the 429 and back off
+                                        *[(k.lower().encode(), v.encode()) for k, v in CORS_HEADERS.items()],
+                                        (b"access-control-expose-headers", b"Retry-After"),
                                         (b"retry-after", str(max(1, int(wait + 0.999))).encode()),
                                         (b"content-length", str(len(body)).encode())]})
                 await send({"type": "http.response.body", "body": body})
