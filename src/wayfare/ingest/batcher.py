@@ -63,6 +63,7 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="wayfare-group-commit", daemon=True)
         self._stopped = False
         self.flushes = 0
+        self.retried = 0  # flushes written a second time, with the lookup (a stored id was sent again)
         self.stats = FlushStats()
         self._thread.start()
 
@@ -102,7 +103,11 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _flush(self, items: list[_Item]) -> None:
+    def _flush(self, items: list[_Item], check_stored: bool = False) -> None:
+        """Write ``items`` in one transaction and answer them. The first attempt does not look the message ids up
+        among the stored events (a client's retry is rare; the lookup scans ids and grows with the table): the
+        primary key refuses a stored id, the transaction rolls back whole, and the flush is written again with the
+        lookup, which counts the retried ids as duplicates."""
         from ..store import Scope
 
         by_ws: dict[str, list[_Item]] = {}
@@ -117,13 +122,18 @@ class GroupCommitter:
                     scope = Scope(self.store, ws, ws)
                     # one set of statements per workspace per flush: a statement's fixed cost (~0.2-1 ms
                     # here) dominated when each request's 100 rows paid for five of their own
-                    for it, res in zip(its, write_batches(scope, [it.rows for it in its], con), strict=True):
+                    written = write_batches(scope, [it.rows for it in its], con, check_stored=check_stored)
+                    for it, res in zip(its, written, strict=True):
                         results[id(it)] = res
                 t_written = time.perf_counter()
         except Exception as e:  # nothing of this flush was stored
+            if not check_stored:  # most likely a retried message id: again, with the lookup
+                self.retried += 1
+                self._flush(items, check_stored=True)
+                return
             if len(items) > 1:  # one bad request must not sink its neighbours: retry them one by one
                 for it in items:
-                    self._flush([it])
+                    self._flush([it], check_stored=True)
                 return
             log.exception("group commit failed")
             for it in items:

@@ -77,15 +77,20 @@ def write_rows(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection | 
     return _write(scope, rows, con)[0]
 
 
-def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyConnection) -> list[IngestResult]:
+def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyConnection,
+                  check_stored: bool = True) -> list[IngestResult]:
     """Store several requests' rows with one set of statements (the group committer's flush) inside ``con``'s
     transaction; one result per batch. A message id repeated across batches is stored once, for the first batch
     that holds it, and counted as a duplicate in the later ones. Merges and new people are counted in the first
-    batch's result (they belong to the flush, not to one request)."""
+    batch's result (they belong to the flush, not to one request).
+
+    ``check_stored=False`` skips looking the ids up among the stored events (a scan of the workspace's ids that
+    grows with the table): the events table's primary key then refuses a stored id, the statement fails and the
+    caller must roll back and write again with the check (the group committer does)."""
     if len(batches) == 1:
-        return [_write(scope, batches[0], con)[0]]
+        return [_write(scope, batches[0], con, check_stored)[0]]
     flat = [r for b in batches for r in b]
-    total, kept = _write(scope, flat, con)
+    total, kept = _write(scope, flat, con, check_stored)
     out, i = [], 0
     for b in batches:
         n = sum(kept[i:i + len(b)])
@@ -95,7 +100,8 @@ def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyC
     return out
 
 
-def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection) -> tuple[IngestResult, list[bool]]:
+def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection,
+           check_stored: bool = True) -> tuple[IngestResult, list[bool]]:
     """Write ``rows``; the result and, per row, whether it was stored (False: a duplicate message id)."""
     res = IngestResult(received=len(rows))
     if not rows:
@@ -107,7 +113,7 @@ def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection) -> tu
         if r["message_id"] not in seen:
             seen.add(r["message_id"])
             kept[i] = True
-    dup = _existing_ids(con, ws, list(seen))
+    dup = _existing_ids(con, ws, list(seen)) if check_stored else ()
     if dup:
         for i, r in enumerate(rows):
             if kept[i] and r["message_id"] in dup:
