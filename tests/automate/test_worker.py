@@ -95,3 +95,11 @@ def test_yaml_error_names_the_line():
     with pytest.raises(ValidationError) as e:
         load_text("name: x\ntrigger:\n  event: A\nsteps:\n  - type: wait\n    duration: soon\n")
     assert ":5" in str(e.value.where) or ":6" in str(e.value.where)
+
+
+def test_yaml_words_like_no_and_yes_stay_step_names():
+    f = load_text("name: x\ntrigger:\n  event: A\nsteps:\n  - type: condition\n    if: {trait: vip, value: true}\n"
+                  "    then: yes\n    else: no\n  - id: yes\n    type: exit\n  - id: no\n    type: exit\n")
+    cond = f.steps[0]
+    assert (cond.then, cond.else_, cond.if_.value) == ("yes", "no", True)
+    assert f.index("no", -1) == 2 and f.index("yes", -1) == 1

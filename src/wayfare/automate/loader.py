@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,14 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 
 class _LineLoader(yaml.SafeLoader):
-    pass
+    """Safe YAML with line numbers, and YAML 1.2 booleans: only true/false are booleans, so a step called
+    ``no`` or ``off`` (or ``then: yes``) stays the word it is instead of turning into False/True."""
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:bool"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_LineLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                  list("tTfF"))
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict:
