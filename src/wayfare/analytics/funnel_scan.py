@@ -10,6 +10,9 @@ the person's *latest* step-(k-1) state strictly before ``t`` (the states' starts
 so the latest is the largest), and keeps it while ``t <= s + within``. Loose order takes, from each step
 event, the earliest later match of every step (a reverse running minimum). The test suite checks that
 both executors give identical levels.
+
+When the workspace's events are cached as sorted arrays (``sorted_events``: asked for twice, same
+data), steps without property filters skip the query: :func:`levels_from_sorted` walks the cache.
 """
 
 from __future__ import annotations
