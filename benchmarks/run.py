@@ -94,6 +94,7 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
     env = {**os.environ, "WAYFARE_KEY": base64.b64encode(f"{key}:".encode()).decode()}
 
     def wrk(secs: int) -> str:
+        env["WAYFARE_RUN"] = f"r{secs}-"  # the warm-up and the measured run send different ids
         return subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{secs}s", "--latency", "-s",
                                str(HERE / "ingest_wrk.lua"), f"http://127.0.0.1:{port}"], capture_output=True,
                               text=True, env=env).stdout

@@ -178,6 +178,8 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
                 if committer is not None:
                     row["flushes"] = committer.flushes
                     row["flush"] = committer.stats.as_dict()
+                wal = Path(db + ".wal")
+                row["wal_mb"] = round(wal.stat().st_size / 2**20, 1) if wal.exists() else 0.0
                 row["write_lock"] = holds.as_dict()
                 row["py_blocks_k"] = sys.getallocatedblocks() // 1000
                 row["threads"] = threading.active_count()
