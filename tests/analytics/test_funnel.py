@@ -280,3 +280,26 @@ def test_funnel_scan_and_builder_agree_on_sub_second_times(mem_scope):
     assert scanned.secs_2.tolist() == [10, 2] and scanned.secs_3.fillna(-1).tolist() == [19, -1]
     assert all(abs(a - b) < 1 for a, b in zip(built.secs_2, scanned.secs_2, strict=True))
     assert abs(built.secs_3.iloc[0] - 19) < 1
+
+
+def test_touches_at_the_same_instant_are_told_apart_by_arrival(tmp_path, engine):
+    """Two events at one instant on different channels: first touch is the first to arrive, last touch the
+    last to arrive -- the same on every run and on both engines (a bare argmin by time picks either)."""
+    store = Store(tmp_path / "tie.db")
+    try:
+        sc = store.scope("default")
+        write_events(sc, [
+            {"person": "a", "at": 0, "event": "Visit", "channel": "social"},
+            {"person": "a", "at": 0, "event": "Visit", "channel": "email"},
+            {"person": "a", "at": 60, "event": "A", "channel": "pos"},
+            {"person": "a", "at": 60, "event": "Note", "channel": "web"},
+            {"person": "a", "at": 120, "event": "B", "channel": "web"},
+        ])
+        t = engine(sc)
+        q = FunnelQuery(steps=[Step(event="A"), Step(event="B")], by="first_touch")
+        for _ in range(3):
+            r = run_funnel(t.events, q, t.profiles)
+            assert r["attribution"] == [{"first_touch": "social", "last_touch": "web", "people": 1}]
+            assert [g["key"] for g in r["breakdown"]] == ["social"]
+    finally:
+        store.close()

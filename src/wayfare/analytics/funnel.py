@@ -218,10 +218,23 @@ def funnel_breakdown_keys(events: ibis.Table, q: FunnelQuery, profiles: ibis.Tab
     if by in ("first_touch", "first_touch_channel", "first_touch_source"):
         col = ev.channel if by != "first_touch_source" else json_text(ev.context, "campaign.source", be)
         ev = ev.mutate(_k=col.fill_null("unknown"))
-        return ev.group_by("person_id").aggregate(key=ev._k.argmin(ev.ts))
+        return _at_edge(ev, "_k", "key", first=True)
     s1 = ev.filter(step_predicate(ev, q.steps[0], be))
     s1 = s1.mutate(_k=field(s1, by, be).cast("string").fill_null("unknown"))
-    return s1.group_by("person_id").aggregate(key=s1._k.argmin(s1.ts))
+    return _at_edge(s1, "_k", "key", first=True)
+
+
+def _at_edge(t: ibis.Table, col: str, name: str, *, first: bool) -> ibis.Table:
+    """``person_id, name``: ``col`` of each person's earliest (``first``) or latest event. Events at the same
+    instant are told apart by arrival (``seq``: the first or the last to arrive), else by the value, so
+    the pick is the same on every run and engine (a bare argmin by time picks any of them)."""
+    edge = t.group_by("person_id").aggregate(_edge=t.ts.min() if first else t.ts.max())
+    j = t.join(edge, [t.person_id == edge.person_id, t.ts == edge._edge])
+    if "seq" in t.columns:
+        pick = j[col].argmin(j.seq) if first else j[col].argmax(j.seq)
+    else:
+        pick = j[col].min() if first else j[col].max()
+    return j.group_by("person_id").aggregate(**{name: pick})
 
 
 def _with_key(levels: ibis.Table, keys: ibis.Table | None) -> ibis.Table:
@@ -262,9 +275,9 @@ def funnel_attribution(events: ibis.Table, levels: ibis.Table, n: int) -> ibis.T
     ev = events.filter(events.person_id.notnull())
     ev = ev.mutate(ch=ev.channel.fill_null("unknown"))
     conv = levels.filter(levels.level >= n).select("person_id", "first_ts")
-    first = ev.group_by("person_id").aggregate(first_touch=ev.ch.argmin(ev.ts))
+    first = _at_edge(ev, "ch", "first_touch", first=True)
     j = ev.join(conv, [ev.person_id == conv.person_id, ev.ts <= conv.first_ts])
-    last = j.group_by(ev.person_id).aggregate(last_touch=j.ch.argmax(j.ts))
+    last = _at_edge(j.select(*ev.columns), "ch", "last_touch", first=False)
     a = conv.join(first, "person_id").left_join(last, "person_id")
     a = a.select(first_touch=a.first_touch, last_touch=a.last_touch.fill_null("unknown"))
     return a.group_by(["first_touch", "last_touch"]).aggregate(people=a.count()).order_by(ibis.desc("people"),
