@@ -41,6 +41,10 @@ SETTINGS: dict[str, str] = {
     "WAYFARE_SMS_URL": "The SMS gateway with its credentials: `https://ACCOUNT_SID:AUTH_TOKEN@api.twilio.com` "
                        "(any Twilio-compatible API; plain `http://` only for a loopback test server).",
     "WAYFARE_SMS_FROM": "The sender number or name for SMS.",
+    "WAYFARE_QUEUE_URL": "A PostgreSQL URL for the delivery queue: the engine queues messages there and "
+                         "`wayfare worker --queue` processes deliver them (see *Run with PostgreSQL workers*).",
+    "WAYFARE_QUEUE_DELIVER": "`0` stops `wayfare serve` from running a delivery worker of its own when a queue "
+                             "is set (leave sending to separate workers).",
     "WAYFARE_WEBHOOK_ALLOW": "An admin's allow-list of private networks or host names webhooks may reach "
                              "(`10.0.5.0/24,nas.lan`); public hosts need no entry, metadata addresses stay refused.",
     "WAYFARE_WEBHOOK_ALLOW_PRIVATE": "`1` lets webhook steps reach private and loopback addresses (tests, "

@@ -272,3 +272,41 @@ def test_a_failed_queued_send_retried_from_the_dead_letter_list_goes_out_once(tm
         assert res["queued"] == 1 and res["delivered"] == 1
         assert failed_sends(sc) == [] and sc.one("SELECT count(*) FROM sends WHERE status = 'sent'")[0] == 3
     assert mail.got == {"p0@example.org": 1, "p1@example.org": 1, "p2@example.org": 1}
+
+
+def test_sms_through_the_queue_carries_the_key_and_call_backs_find_the_send(tmp_path, postgres, monkeypatch):
+    import datetime as dt
+
+    from tests.channels.conftest import Recorder
+    from tests.channels.test_sms import SID, TOKEN, Twilio
+    from wayfare.automate import load_text
+    from wayfare.ingest import to_row, write_rows
+    url = postgres()
+    t = Twilio()
+    with Recorder(t) as rec, Store(tmp_path / "f.db") as st:
+        monkeypatch.setenv("WAYFARE_QUEUE_URL", url)
+        monkeypatch.setenv("WAYFARE_SMS_URL", f"http://{SID}:{TOKEN}@127.0.0.1:{rec.port}")
+        monkeypatch.setenv("WAYFARE_SMS_FROM", "+14155550100")
+        sc = st.scope()
+        enable_flow(sc, load_text("name: sms-thanks\npurpose: transactional\ntrigger:\n  event: Order Completed\n"
+                                  "steps:\n  - type: sms\n    text: \"Thanks for your order\"\n"))
+        now = dt.datetime.now(dt.UTC)
+        write_rows(sc, [to_row({"type": "identify", "userId": "ann", "traits": {"phone": "+14155550199"},
+                                "messageId": "id-ann"}, now, "test"),
+                        to_row({"type": "track", "userId": "ann", "event": "Order Completed", "messageId": "o-1",
+                                "properties": {"order_id": "o1"}}, now, "test")])
+        scan_triggers(sc)
+        t.down = True  # the provider is down first: back in the queue, same key next time
+        res = run_due(sc)
+        assert res["queued"] == 1 and res["delivered"] == 0 and _status(url) == {"queued": 1}
+        with psycopg.connect(url, autocommit=True) as con:
+            con.execute("UPDATE wayfare_outbox SET not_before = now()")  # time passes
+        t.down = False
+        res = run_due(sc)
+        assert res["delivered"] == 1 and len(t.sent) == 1
+        keys = {r["headers"]["Idempotency-Key"] for r in rec.requests}
+        assert len(rec.requests) == 2 and len(keys) == 1  # one key on both tries
+        sid = next(iter(t.sent.values()))["sid"]
+        assert sc.one("SELECT person_id IS NOT NULL, flow FROM channel_messages WHERE provider_id = $p",
+                      {"p": sid}) == (True, "sms-thanks")
+        assert sc.one("SELECT count(*) FROM events WHERE event = 'SMS Sent'")[0] == 1

@@ -128,7 +128,8 @@ def outbox_for(url: str) -> Outbox:
 
 def sync(outbox: Outbox, scope: Scope, on_sent: Any = None) -> tuple[int, int]:
     """Copy delivery results into the engine's send log and automation log, once each; ``on_sent`` is
-    called with (flow, entry_id, person_id, step, channel, variant, trigger) for each message sent.
+    called with (flow, entry_id, person_id, step, channel, variant, trigger, detail) for each message sent
+    (``detail``: the provider's reply, for SMS its message id).
     Returns (results read, messages sent among them)."""
     rows = outbox.results(scope.workspace_id)
     if not rows:
@@ -156,8 +157,8 @@ def sync(outbox: Outbox, scope: Scope, on_sent: Any = None) -> tuple[int, int]:
     outbox.mark_synced([r[0] for r in rows])
     sent = [r for r in changed if r[5] == "sent"]
     if on_sent is not None:
-        for f, e, p, s, ch, _st, _d, trig, v in sent:
-            on_sent(f, e, p, s, ch, v, trig)
+        for f, e, p, s, ch, _st, d, trig, v in sent:
+            on_sent(f, e, p, s, ch, v, trig, d)
     return len(rows), len(sent)
 
 

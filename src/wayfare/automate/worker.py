@@ -783,10 +783,16 @@ def _sync(scope: Scope, outbox: Outbox) -> int:
     flows = {f.name: f for f, _ in stored_flows(scope)}
     n = 0
 
-    def sent(flow: str, eid: str, pid: str, step: int, channel: str, variant: str | None, trig: str | None) -> None:
+    def sent(flow: str, eid: str, pid: str, step: int, channel: str, variant: str | None, trig: str | None,
+             detail: str | None) -> None:
+        key = f"{flow}:{eid}:{pid}:{step}"
+        if channel == "sms" and detail:  # the provider's message id: its status call-backs find this send
+            from ..channels.records import note_message
+            note_message(scope, "sms", detail, "sent", send_id=key, person_id=pid, flow=flow, step=step,
+                         variant=variant)
         if flow in flows and channel in ("email", "sms"):
             e = _Entry(eid, flows[flow], pid, trig, step, None, None, variant, run.now)
-            run._journey_event(e, step, channel, f"{flow}:{eid}:{pid}:{step}")
+            run._journey_event(e, step, channel, key)
 
     for _ in range(100):
         read, got = sync(outbox, scope, sent)
