@@ -66,10 +66,26 @@ class _Later:
     """Statements kept for the next transaction (the results of sends whose row is already ``final``)."""
 
     def __init__(self) -> None:
-        self.statements: list[tuple[str, list]] = []
+        self.statements: list[tuple[str, list, dict | None]] = []
 
-    def execute(self, q: str, args: list) -> None:
-        self.statements.append((q, args))
+    def execute(self, q: str, args: list, tables: dict | None = None) -> None:
+        """``tables``: name → columns (dict of lists) the statement reads as a relation (``FROM name``); a
+        few hundred rows bound this way cost DuckDB far less than the same rows as ``VALUES`` parameters."""
+        self.statements.append((q, args, tables))
+
+    @staticmethod
+    def run(con: Any, q: str, args: list, tables: dict | None) -> None:
+        if not tables:
+            con.execute(q, args)
+            return
+        import pyarrow as pa
+        for name, cols in tables.items():
+            con.register(name, pa.table(cols))
+        try:
+            con.execute(q, args)
+        finally:
+            for name in tables:
+                con.unregister(name)
 
 
 def reconcile(scope: Scope) -> int:
@@ -145,6 +161,26 @@ def _move(con: Any, ws: str, e: _Entry, step: int, wake: dt.datetime | None, sin
                  "done" if done else status, outcome or ("done" if done else None), utcnow(), ws, e.entry_id])
 
 
+def _log_and_move(c: Any, ws: str, at: dt.datetime, now: dt.datetime, items: list[tuple]) -> None:
+    """Log lines and entry moves for many sends as two set-based statements (kept for the next commit):
+    ``items`` are (entry, step, action, outcome, reason, next step); an entry listed twice moves to its last."""
+    c.execute("INSERT INTO main.automation_log SELECT ?, ?, flow, entry_id, person_id, step, action, outcome, "
+              "reason, trigger_event, variant FROM wf_log", [ws, at], {"wf_log": {
+                  "flow": [i[0].flow.name for i in items], "entry_id": [i[0].entry_id for i in items],
+                  "person_id": [i[0].person_id for i in items], "step": [i[1] for i in items],
+                  "action": [i[2] for i in items], "outcome": [i[3] for i in items], "reason": [i[4] for i in items],
+                  "trigger_event": [i[0].trigger for i in items], "variant": [i[0].variant for i in items]}})
+    last = list({i[0].entry_id: i for i in items}.values())
+    fin = [i[5] >= len(i[0].flow.steps) for i in last]
+    c.execute("UPDATE main.flow_entries SET step = v.step, wake_at = NULL, since = NULL, wait_event = NULL, "
+              "variant = v.variant, status = v.status, outcome = coalesce(v.outcome, flow_entries.outcome), "
+              "updated_at = ? FROM wf_moves v WHERE flow_entries.workspace_id = ? AND "
+              "flow_entries.entry_id = v.entry_id", [now, ws], {"wf_moves": {
+                  "entry_id": [i[0].entry_id for i in last], "step": [i[5] for i in last],
+                  "variant": [i[0].variant for i in last], "status": ["done" if f else "active" for f in fin],
+                  "outcome": ["done" if f else None for f in fin]}})
+
+
 class _Run:
     """One pass over the due entries of a workspace at ``now``."""
 
@@ -172,8 +208,8 @@ class _Run:
             self.outbox.flush()
             self._enqueued_statements()
         with tx(self.store) as c:
-            for q, args in self.later.statements:
-                c.execute(q, args)
+            for q, args, tables in self.later.statements:
+                _Later.run(c, q, args, tables)
             yield c
         self.later.statements.clear()
 
@@ -328,27 +364,20 @@ class _Run:
         if not rows:
             return
         ws, now, c = self.ws, utcnow(), self.later
-        new = [x for r in rows if r[8] for x in (ws, *self._key(r[0], r[1]), r[2], r[3], r[4], self.now, now, r[6],
-                                                 r[0].variant, r[0].trigger, orjson.dumps(r[7]).decode())]
+        new = [r for r in rows if r[8]]
         if new:
             c.execute("INSERT OR IGNORE INTO main.sends (workspace_id, flow, entry_id, person_id, step, channel, "
                       "address, message_id, status, created_at, updated_at, purpose, variant, trigger_event, body) "
-                      "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"] * (len(new) // 14)),
-                      new)
-        c.execute("INSERT INTO main.automation_log VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
-                  [x for e, step, ch, _a, _m, _n, _p, body, _new in rows
-                   for x in (ws, self.now, e.flow.name, e.entry_id, e.person_id, step, ch, "queued",
-                             (body.get("subject") or ch)[:300], e.trigger, e.variant)])
-        last = {r[0].entry_id: r for r in rows}  # an entry that queued two messages in a pass: its last move
-        moves = []
-        for e, _s, _c, _a, _m, nxt, _p, _b, _new in last.values():
-            fin = nxt >= len(e.flow.steps)
-            moves += [e.entry_id, nxt, e.variant, "done" if fin else "active", "done" if fin else None]
-        c.execute("UPDATE main.flow_entries SET step = v.step, wake_at = NULL, since = NULL, wait_event = NULL, "
-                  "variant = v.variant, status = v.status, outcome = coalesce(v.outcome, flow_entries.outcome), "
-                  "updated_at = ? FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(last)) + ") v(entry_id, step, "
-                  "variant, status, outcome) WHERE flow_entries.workspace_id = ? AND flow_entries.entry_id = v.entry_id",
-                  [now, *moves, ws])
+                      "SELECT ?, flow, entry_id, person_id, step, channel, address, message_id, 'queued', ?, ?, "
+                      "purpose, variant, trigger_event, body FROM wf_new", [ws, self.now, now], {"wf_new": {
+                          "flow": [r[0].flow.name for r in new], "entry_id": [r[0].entry_id for r in new],
+                          "person_id": [r[0].person_id for r in new], "step": [r[1] for r in new],
+                          "channel": [r[2] for r in new], "address": [r[3] for r in new],
+                          "message_id": [r[4] for r in new], "purpose": [r[6] for r in new],
+                          "variant": [r[0].variant for r in new], "trigger_event": [r[0].trigger for r in new],
+                          "body": [orjson.dumps(r[7]).decode() for r in new]}})
+        _log_and_move(c, ws, self.now, now, [(r[0], r[1], r[2], "queued", (r[7].get("subject") or r[2])[:300], r[5])
+                                             for r in rows])
 
     def _email(self, e: _Entry, step: int, body: dict, address: str, mid: str, sid: str, nxt: int,
                new: str | None) -> bool:
@@ -456,30 +485,20 @@ class _Run:
         if not done:
             return
         ws, now, c = self.ws, utcnow(), self.later
-        sends, log_rows, moves = [], [], []
-        for m, reply in done:
+        for m, _reply in done:
             e = m.e
-            sends += [*self._key(e, m.step), reply[:200]]
-            log_rows += [ws, self.now, e.flow.name, e.entry_id, e.person_id, m.step, "email", "sent",
-                         m.body["subject"][:200] or None, e.trigger, e.variant]
-            fin = m.nxt >= len(e.flow.steps)
-            moves += [e.entry_id, m.nxt, e.variant, "done" if fin else "active", "done" if fin else None]
             if self.chunk is not None:
                 self.chunk.wrote(self._key(e, m.step), "sent", m.mid)
             self.out["sent"] += 1
             self._journey_event(e, m.step, "email", f"{e.flow.name}:{e.entry_id}:{e.person_id}:{m.step}")
-        n = len(done)
         c.execute("UPDATE main.sends SET status = 'sent', detail = coalesce(v.detail, sends.detail), updated_at = ? "
-                  "FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n) + ") v(flow, entry_id, person_id, step, "
-                  "detail) WHERE sends.workspace_id = ? AND sends.flow = v.flow AND sends.entry_id = v.entry_id AND "
-                  "sends.person_id = v.person_id AND sends.step = v.step", [now, *sends, ws])
-        c.execute("INSERT INTO main.automation_log VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n),
-                  log_rows)
-        c.execute("UPDATE main.flow_entries SET step = v.step, wake_at = NULL, since = NULL, wait_event = NULL, "
-                  "variant = v.variant, status = v.status, outcome = coalesce(v.outcome, flow_entries.outcome), "
-                  "updated_at = ? FROM (VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * n) + ") v(entry_id, step, variant, "
-                  "status, outcome) WHERE flow_entries.workspace_id = ? AND flow_entries.entry_id = v.entry_id",
-                  [now, *moves, ws])
+                  "FROM wf_sent v WHERE sends.workspace_id = ? AND sends.flow = v.flow AND sends.entry_id = "
+                  "v.entry_id AND sends.person_id = v.person_id AND sends.step = v.step", [now, ws], {"wf_sent": {
+                      "flow": [m.e.flow.name for m, _ in done], "entry_id": [m.e.entry_id for m, _ in done],
+                      "person_id": [m.e.person_id for m, _ in done], "step": [m.step for m, _ in done],
+                      "detail": [reply[:200] for _, reply in done]}})
+        _log_and_move(c, ws, self.now, now, [(m.e, m.step, "email", "sent", m.body["subject"][:200] or None, m.nxt)
+                                             for m, _ in done])
 
     def _email_failed(self, m: _Mail, err: Exception, raise_: bool = False) -> None:
         """Refused before the terminator (retried, or failed for good), or after it (``uncertain``)."""
