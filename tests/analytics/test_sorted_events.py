@@ -172,3 +172,21 @@ def test_path_counts_on_codes_equal_the_group_by_on_generated_logs(tmp_path_fact
         assert count_rows(path_rows(ev, q).cache(), q) == want
     finally:
         store.close()
+
+
+def test_build_in_small_batches_gives_the_same_arrays(mem_scope, monkeypatch):
+    """People and nameless events that straddle the fetch batches are numbered as in one batch."""
+    from wayfare.analytics import sorted_events as se_mod
+
+    write_events(mem_scope, [{"person": f"p{i % 4}", "at": i, "event": [None, "A", "B"][i % 3]} for i in range(23)])
+    ev = mem_scope.ibis("events")
+    forget()
+    whole = sorted_events(ev, build=True)
+    forget()
+    monkeypatch.setattr(se_mod, "_BATCH", 3)
+    small = sorted_events(ev, build=True)
+    assert small.people.to_pylist() == whole.people.to_pylist() == ["p0", "p1", "p2", "p3"]
+    assert (small.pk == whole.pk).all() and (small.ts == whole.ts).all()
+    assert [small.names.to_pylist()[c] if c < len(small.names) else None for c in small.code] == \
+        [whole.names.to_pylist()[c] if c < len(whole.names) else None for c in whole.code]
+    assert sum(c == len(small.names) for c in small.code) == 8
