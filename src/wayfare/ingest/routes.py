@@ -37,7 +37,7 @@ from .messages import (
     to_row,
 )
 
-__all__ = ["make_router", "key_from_request", "CORS_HEADERS"]
+__all__ = ["make_router", "key_from_request", "CORS_HEADERS", "JSONAnswer"]
 
 # on every ingest answer; never Access-Control-Allow-Credentials (a wildcard origin forbids it anyway)
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
