@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import AuthError, NotFound, ValidationError, WayfareError
-from ..ingest.routes import key_from_request
+from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import Scope, verify_key
 
 __all__ = ["register", "RateLimiter"]
@@ -70,8 +70,8 @@ class RateLimiter:
             return True
 
 
-def _err(status: int, msg: str, cors: bool = False) -> ORJSONResponse:
-    return ORJSONResponse({"error": msg}, status_code=status, headers=CORS if cors else None)
+def _err(status: int, msg: str, cors: bool = False) -> JSONAnswer:
+    return JSONAnswer({"error": msg}, status_code=status, headers=CORS if cors else None)
 
 
 def _str(body: dict, name: str, limit: int = 200, required: bool = False) -> str | None:
@@ -147,14 +147,14 @@ def register(app: FastAPI, state: Any) -> None:
         return Response(status_code=204, headers=CORS)
 
     @app.post("/v1/assistant/chat", tags=["assistant"], openapi_extra=CHAT_BODY)
-    async def chat(request: Request) -> ORJSONResponse:
+    async def chat(request: Request) -> JSONAnswer:
         """One customer message; the reply says whether the conversation went to a person."""
         try:
             body = await _json(request)
         except ValidationError as e:
             return _err(400, str(e), True)
 
-        def run() -> ORJSONResponse:
+        def run() -> JSONAnswer:
             from ..assistant import ask
             from ..assistant.conversations import get
 
@@ -175,15 +175,15 @@ def register(app: FastAPI, state: Any) -> None:
                     visitor_id=visitor)
             n = sc.one("SELECT max(n) FROM assistant_messages WHERE conversation_id = $c", {"c": r.conversation_id})
             out = {**r.to_dict(), "n": n[0] if n else None}
-            return ORJSONResponse(out, headers=CORS)
+            return JSONAnswer(out, headers=CORS)
 
         return await run_in_threadpool(guarded, run, True)
 
     @app.get("/v1/assistant/chat/{conversation_id}/messages", tags=["assistant"])
     def chat_messages(conversation_id: str, request: Request, visitor_id: str = "", after: int = 0,
-                      key: str = "") -> ORJSONResponse:
+                      key: str = "") -> JSONAnswer:
         """New messages of the visitor's own conversation (staff replies reach the widget this way)."""
-        def run() -> ORJSONResponse:
+        def run() -> JSONAnswer:
             from ..assistant.conversations import get, messages
 
             sc = scope_for(key_from_request(request) or key or None, "ingest")
@@ -192,19 +192,19 @@ def register(app: FastAPI, state: Any) -> None:
                 raise NotFound("no such conversation")
             msgs = [{k: m[k] for k in ("n", "role", "author", "text", "at")}
                     for m in messages(sc, conversation_id, after=max(0, min(after, 2**31 - 1)), include_notes=False)]
-            return ORJSONResponse({"status": conv["status"], "messages": msgs}, headers=CORS)
+            return JSONAnswer({"status": conv["status"], "messages": msgs}, headers=CORS)
 
         return guarded(run, True)
 
     @app.post("/v1/assistant/chat/{conversation_id}/rating", tags=["assistant"], openapi_extra=RATING_BODY)
-    async def chat_rating(conversation_id: str, request: Request) -> ORJSONResponse:
+    async def chat_rating(conversation_id: str, request: Request) -> JSONAnswer:
         """The customer's satisfaction (1-5) when the conversation closes."""
         try:
             body = await _json(request)
         except ValidationError as e:
             return _err(400, str(e), True)
 
-        def run() -> ORJSONResponse:
+        def run() -> JSONAnswer:
             from ..assistant.conversations import close, get
 
             sc = scope_for(key_from_request(request, body), "ingest")
@@ -215,38 +215,38 @@ def register(app: FastAPI, state: Any) -> None:
             if not isinstance(rating, int) or isinstance(rating, bool):
                 raise ValidationError("a whole number from 1 to 5", where="rating")
             c = close(sc, conversation_id, rating)
-            return ORJSONResponse({"status": c["status"], "csat": c.get("csat")}, headers=CORS)
+            return JSONAnswer({"status": c["status"], "csat": c.get("csat")}, headers=CORS)
 
         return await run_in_threadpool(guarded, run, True)
 
     # -- the team inbox (admin key) --------------------------------------------------------------
     @app.get("/v1/assistant/identity-secret", tags=["assistant"])
-    def identity_secret_get(request: Request) -> ORJSONResponse:
+    def identity_secret_get(request: Request) -> JSONAnswer:
         """The secret your server signs signed-in customers' user ids with: HMAC-SHA256(secret, user_id), hex."""
-        def run() -> ORJSONResponse:
+        def run() -> JSONAnswer:
             from ..assistant.knowledge import identity_secret
 
             sc = scope_for(key_from_request(request), "admin")
-            return ORJSONResponse({"identity_secret": identity_secret(sc), "algorithm": "HMAC-SHA256 hex of user_id"})
+            return JSONAnswer({"identity_secret": identity_secret(sc), "algorithm": "HMAC-SHA256 hex of user_id"})
 
         return guarded(run, False)
 
     @app.get("/v1/inbox", tags=["inbox"])
-    def inbox_list(request: Request, status: str = "", assignee: str = "", limit: int = 100) -> ORJSONResponse:
-        def run() -> ORJSONResponse:
+    def inbox_list(request: Request, status: str = "", assignee: str = "", limit: int = 100) -> JSONAnswer:
+        def run() -> JSONAnswer:
             from ..assistant.conversations import STATUSES, inbox
 
             sc = scope_for(key_from_request(request), "admin")
             if status and status not in STATUSES:
                 raise ValidationError(f"status is one of {', '.join(STATUSES)}", where="status")
-            return ORJSONResponse({"conversations": inbox(sc, status or None, assignee[:200] or None,
+            return JSONAnswer({"conversations": inbox(sc, status or None, assignee[:200] or None,
                                                           max(1, min(limit, 1000)))})
 
         return guarded(run, False)
 
     @app.get("/v1/inbox/{conversation_id}", tags=["inbox"])
-    def inbox_show(conversation_id: str, request: Request) -> ORJSONResponse:
-        def run() -> ORJSONResponse:
+    def inbox_show(conversation_id: str, request: Request) -> JSONAnswer:
+        def run() -> JSONAnswer:
             from ..assistant.conversations import show
             from .dashboard.base import json_default
             from .dashboard.inbox import customer_view
@@ -260,33 +260,33 @@ def register(app: FastAPI, state: Any) -> None:
         return guarded(run, False)
 
     @app.post("/v1/inbox/{conversation_id}/{action}", tags=["inbox"], openapi_extra=ACTION_BODY)
-    async def inbox_action(conversation_id: str, action: str, request: Request) -> ORJSONResponse:
+    async def inbox_action(conversation_id: str, action: str, request: Request) -> JSONAnswer:
         """action: reply {text, author}, note {text, author}, assign {assignee}, status {status}, close {rating}."""
         try:
             body = await _json(request)
         except ValidationError as e:
             return _err(400, str(e))
 
-        def run() -> ORJSONResponse:
+        def run() -> JSONAnswer:
             from ..assistant import conversations as c
 
             sc = scope_for(key_from_request(request), "admin")
             cid = conversation_id[:100]
             if action == "reply":
                 n = c.reply(sc, cid, _str(body, "text", c.MAX_TEXT, True), _str(body, "author"))
-                return ORJSONResponse({"message": n})
+                return JSONAnswer({"message": n})
             if action == "note":
                 n = c.note(sc, cid, _str(body, "text", c.MAX_TEXT, True), _str(body, "author"))
-                return ORJSONResponse({"message": n})
+                return JSONAnswer({"message": n})
             if action == "assign":
-                return ORJSONResponse(c.assign(sc, cid, _str(body, "assignee", 200, True)))
+                return JSONAnswer(c.assign(sc, cid, _str(body, "assignee", 200, True)))
             if action == "status":
-                return ORJSONResponse(c.set_status(sc, cid, _str(body, "status", 20, True)))
+                return JSONAnswer(c.set_status(sc, cid, _str(body, "status", 20, True)))
             if action == "close":
                 rating = body.get("rating")
                 if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)):
                     raise ValidationError("a whole number from 1 to 5", where="rating")
-                return ORJSONResponse(c.close(sc, cid, rating))
+                return JSONAnswer(c.close(sc, cid, rating))
             raise NotFound(f"no inbox action {action[:40]!r}; use reply, note, assign, status or close")
 
         return await run_in_threadpool(guarded, run, False)

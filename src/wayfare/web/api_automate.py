@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from ..automate import Scheduler, enable_flow, flow_stats, list_flows, validate_flow
 from ..automate.model import Flow
 from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
+from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import verify_key
 from .app import AppState
 
@@ -32,11 +31,11 @@ def register(app: FastAPI, state: AppState) -> None:
         try:
             return fn()
         except AuthError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=401)
+            return JSONAnswer({"error": str(e)}, status_code=401)
         except NotFound as e:
-            return ORJSONResponse({"error": str(e)}, status_code=404)
+            return JSONAnswer({"error": str(e)}, status_code=404)
         except ValidationError as e:
-            return ORJSONResponse({"error": str(e), "where": e.where}, status_code=422)
+            return JSONAnswer({"error": str(e), "where": e.where}, status_code=422)
 
     async def _body(request: Request) -> dict:
         """The flow document: a JSON object, else a clear 422 (never a server error)."""

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from ..channels.deadletter import failed_sends, retry_sends
 from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
+from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import verify_key
 from .app import AppState
 
@@ -38,11 +37,11 @@ def register(app: FastAPI, state: AppState) -> None:
         try:
             return fn()
         except AuthError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=401)
+            return JSONAnswer({"error": str(e)}, status_code=401)
         except NotFound as e:
-            return ORJSONResponse({"error": str(e)}, status_code=404)
+            return JSONAnswer({"error": str(e)}, status_code=404)
         except ValidationError as e:
-            return ORJSONResponse({"error": str(e), "where": e.where}, status_code=422)
+            return JSONAnswer({"error": str(e), "where": e.where}, status_code=422)
 
     @app.get("/v1/flows/failed", tags=["automate"])
     def failed(request: Request, flow: str | None = None, limit: int = 500):

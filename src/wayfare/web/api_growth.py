@@ -11,11 +11,11 @@ import time
 from typing import Annotated
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from ..errors import AuthError
 from ..growth.personalize import Personalizer
-from ..ingest.routes import key_from_request
+from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import Scope, verify_key
 
 __all__ = ["register"]
@@ -84,14 +84,14 @@ def register(app: FastAPI, state) -> None:
                                                description="hex HMAC-SHA256(workspace secret, user_id).")] = None,
         top: Annotated[int, Query(ge=0, le=20, description="How many recommended items.")] = 4,
         key: Annotated[str | None, Query(pattern=_ID, description="The site's public (ingest) key.")] = None,
-    ) -> ORJSONResponse:
+    ) -> JSONAnswer:
         """Segments, stage, next best action, content slots and recommendations for this visitor only."""
         for v in (anonymous_id, user_id, key):
             if v is not None and not _encodable(v):
-                return ORJSONResponse({"error": "ids must be valid UTF-8 text"}, status_code=422, headers=_CORS)
+                return JSONAnswer({"error": "ids must be valid UTF-8 text"}, status_code=422, headers=_CORS)
         wid = workspace_for(key_from_request(request) or key)
         if wid is None:
-            return ORJSONResponse({"error": "a live public (ingest) key is needed: Basic/Bearer or key="},
+            return JSONAnswer({"error": "a live public (ingest) key is needed: Basic/Bearer or key="},
                                   status_code=401, headers=_CORS)
         body = engine.answer(scope_for(wid), anonymous_id, user_id, user_hash, top)
-        return ORJSONResponse(body, headers=_CORS)
+        return JSONAnswer(body, headers=_CORS)

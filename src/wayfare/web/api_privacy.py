@@ -22,11 +22,10 @@ from typing import Any
 import pydantic
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import CORS_HEADERS, key_from_request
+from ..ingest.routes import CORS_HEADERS, JSONAnswer, key_from_request
 from ..privacy import erase_person, export_person
 from ..privacy.retention import KINDS, cleanup, get_retention, set_retention
 from ..store import Scope, verify_key
@@ -125,8 +124,8 @@ def _rate(name: str, default: float) -> float:
         return default
 
 
-def _err(status: int, msg: str) -> ORJSONResponse:
-    return ORJSONResponse({"error": msg}, status_code=status)
+def _err(status: int, msg: str) -> JSONAnswer:
+    return JSONAnswer({"error": msg}, status_code=status)
 
 
 def register(app: FastAPI, state: AppState) -> None:
@@ -135,34 +134,34 @@ def register(app: FastAPI, state: AppState) -> None:
                        per_ip=RateLimiter(_rate("WAYFARE_RATE_PER_IP", 2000)))
 
     @app.exception_handler(pydantic.ValidationError)
-    async def _bad_input(request: Request, exc: pydantic.ValidationError) -> ORJSONResponse:
+    async def _bad_input(request: Request, exc: pydantic.ValidationError) -> JSONAnswer:
         errs = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()[:20]]
-        return ORJSONResponse({"error": "invalid input", "detail": errs}, status_code=422)
+        return JSONAnswer({"error": "invalid input", "detail": errs}, status_code=422)
 
     def scope_for(request: Request):
         key = verify_key(store, key_from_request(request), need="admin")
         row = store.cursor().execute("SELECT name FROM workspaces WHERE id = ?", [key.workspace_id]).fetchone()
         return Scope(store, key.workspace_id, row[0]), key
 
-    async def guarded(request: Request, fn) -> ORJSONResponse:
+    async def guarded(request: Request, fn) -> JSONAnswer:
         try:
             sc, key = scope_for(request)
         except AuthError as e:
             return _err(401, str(e))
         try:
-            return ORJSONResponse(await run_in_threadpool(fn, sc, key))
+            return JSONAnswer(await run_in_threadpool(fn, sc, key))
         except NotFound as e:
             return _err(404, str(e))
         except ValidationError as e:
             return _err(400, str(e))
 
     @app.post("/v1/privacy/export", tags=["privacy"], responses={401: {}, 404: {}})
-    async def privacy_export(body: PersonBody, request: Request) -> ORJSONResponse:
+    async def privacy_export(body: PersonBody, request: Request) -> JSONAnswer:
         """Everything held about a person in the key's workspace (admin key). Audited."""
         return await guarded(request, lambda sc, key: export_person(sc, body.person, actor=f"api:{key.key_id}"))
 
     @app.post("/v1/privacy/erase", tags=["privacy"], responses={400: {}, 401: {}, 404: {}})
-    async def privacy_erase(body: EraseBody, request: Request) -> ORJSONResponse:
+    async def privacy_erase(body: EraseBody, request: Request) -> JSONAnswer:
         """Erase a person in the key's workspace (admin key, ``confirm: true``). Audited."""
         def run(sc, key):
             if not body.confirm:
@@ -175,12 +174,12 @@ def register(app: FastAPI, state: AppState) -> None:
         return await guarded(request, run)
 
     @app.get("/v1/privacy/retention", tags=["privacy"], responses={401: {}})
-    async def privacy_retention(request: Request) -> ORJSONResponse:
+    async def privacy_retention(request: Request) -> JSONAnswer:
         """Retention days per data kind (null = kept)."""
         return await guarded(request, lambda sc, key: {"retention": get_retention(sc), "kinds": sorted(KINDS)})
 
     @app.put("/v1/privacy/retention", tags=["privacy"], responses={400: {}, 401: {}})
-    async def privacy_retention_set(body: RetentionBody, request: Request) -> ORJSONResponse:
+    async def privacy_retention_set(body: RetentionBody, request: Request) -> JSONAnswer:
         """Set one kind's retention in days (0 = keep forever)."""
         def run(sc, key):
             set_retention(sc, body.kind, body.days)

@@ -20,11 +20,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, ORJSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ..channels import bounces, optin, sms, tracking
 from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
+from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import Scope, verify_key
 from .app import AppState
 
@@ -122,14 +122,14 @@ def register(app: FastAPI, state: AppState) -> None:
         return _page("Thank you", "<p>Your subscription is confirmed.</p>")
 
     @app.post("/v1/channels/sms/status/{workspace_id}", tags=["channels"], responses={400: {}, 403: {}, 404: {}})
-    async def sms_status(workspace_id: str, request: Request) -> ORJSONResponse:
+    async def sms_status(workspace_id: str, request: Request) -> JSONAnswer:
         """Twilio delivery-status callback (form-encoded), checked with ``X-Twilio-Signature``."""
         try:
             settings = sms.sms_settings()
         except ValidationError:
             settings = None
         if settings is None:
-            return ORJSONResponse({"error": "SMS is not configured"}, status_code=403)
+            return JSONAnswer({"error": "SMS is not configured"}, status_code=403)
         form = await request.form()
         params = {k: str(v) for k, v in form.items()}
         url = str(request.url)
@@ -137,29 +137,29 @@ def register(app: FastAPI, state: AppState) -> None:
             url = settings.public_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         given = request.headers.get("x-twilio-signature", "")
         if not hmac.compare_digest(sms.twilio_signature(settings.auth_token, url, params), given):
-            return ORJSONResponse({"error": "bad or missing X-Twilio-Signature"}, status_code=403)
+            return JSONAnswer({"error": "bad or missing X-Twilio-Signature"}, status_code=403)
         try:
             sc = store.scope(workspace_id)
-            return ORJSONResponse(await run_in_threadpool(sms.handle_status, sc, params))
+            return JSONAnswer(await run_in_threadpool(sms.handle_status, sc, params))
         except NotFound as e:
-            return ORJSONResponse({"error": str(e)}, status_code=404)
+            return JSONAnswer({"error": str(e)}, status_code=404)
         except ValidationError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=400)
+            return JSONAnswer({"error": str(e)}, status_code=400)
 
     @app.post("/v1/channels/bounces", tags=["channels"], responses={400: {}, 401: {}, 413: {}})
-    async def bounce(request: Request) -> ORJSONResponse:
+    async def bounce(request: Request) -> JSONAnswer:
         """One returned message (raw RFC 5322 bytes): hard bounces and complaints are suppressed."""
         try:
             key = verify_key(store, key_from_request(request), need="admin")
         except AuthError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=401)
+            return JSONAnswer({"error": str(e)}, status_code=401)
         if int(request.headers.get("content-length") or 0) > MAX_BOUNCE_BYTES:
-            return ORJSONResponse({"error": "message too large (10 MiB at most)"}, status_code=413)
+            return JSONAnswer({"error": "message too large (10 MiB at most)"}, status_code=413)
         raw = await request.body()
         if len(raw) > MAX_BOUNCE_BYTES:
-            return ORJSONResponse({"error": "message too large (10 MiB at most)"}, status_code=413)
+            return JSONAnswer({"error": "message too large (10 MiB at most)"}, status_code=413)
         try:
             sc = store.scope(key.workspace_id)
-            return ORJSONResponse(await run_in_threadpool(bounces.process_bytes, sc, raw))
+            return JSONAnswer(await run_in_threadpool(bounces.process_bytes, sc, raw))
         except ValidationError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=400)
+            return JSONAnswer({"error": str(e)}, status_code=400)

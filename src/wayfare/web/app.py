@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import ORJSONResponse
 
 from ..errors import AuthError
 from ..ingest.batcher import GroupCommitter
-from ..ingest.routes import OPENAPI_MODELS, key_from_request, make_router
+from ..ingest.routes import OPENAPI_MODELS, JSONAnswer, key_from_request, make_router
 from ..store import Store, verify_key
 
 __all__ = ["create_app", "AppState", "STARTUP_HOOKS", "ROUTER_FACTORIES"]
@@ -64,7 +63,7 @@ def create_app(store: Store) -> FastAPI:
             with contextlib.suppress(Exception):
                 store.checkpoint()
 
-    app = FastAPI(title="wayfare", version=_version(), lifespan=lifespan, default_response_class=ORJSONResponse)
+    app = FastAPI(title="wayfare", version=_version(), lifespan=lifespan, default_response_class=JSONAnswer)
     app.state.wayfare = state
 
     class _LazyCommitter:
@@ -79,15 +78,15 @@ def create_app(store: Store) -> FastAPI:
         return {"ok": True, "schema_version": store.schema_version()}
 
     @app.get("/v1/status", tags=["admin"])
-    def status(request: Request) -> ORJSONResponse:
+    def status(request: Request) -> JSONAnswer:
         from ..ingest.status import store_status
 
         try:
             key = verify_key(store, key_from_request(request), need="admin")
         except AuthError as e:
-            return ORJSONResponse({"error": str(e)}, status_code=401)
+            return JSONAnswer({"error": str(e)}, status_code=401)
         name = next(w["name"] for w in store.workspaces() if w["id"] == key.workspace_id)
-        return ORJSONResponse(store_status(store.scope(name)))
+        return JSONAnswer(store_status(store.scope(name)))
 
     for factory in ROUTER_FACTORIES:
         app.include_router(factory(state))
