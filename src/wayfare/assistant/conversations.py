@@ -25,18 +25,8 @@ MAX_TEXT = 4000
 def tx(scope: Scope) -> Iterator[Any]:
     """A write transaction on a cursor of its own (under the store's write lock): other engines may be
     reading on the store's main connection at the same moment, and DuckDB refuses a busy connection."""
-    with scope.store.write_lock:
-        con = scope.store.cursor()
-        con.execute("BEGIN")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        else:
-            con.execute("COMMIT")
-        finally:
-            con.close()
+    with scope.store.write_cursor() as con:
+        yield con
 
 
 def _new_id(prefix: str) -> str:

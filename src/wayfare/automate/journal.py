@@ -15,16 +15,9 @@ __all__ = ["tx", "record", "trace"]
 
 @contextlib.contextmanager
 def tx(store: Store) -> Iterator[Any]:
-    with store.write_lock:
-        con = store.cursor()
-        con.execute("BEGIN")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        else:
-            con.execute("COMMIT")
+    """A write transaction on a cursor of its own (see :meth:`Store.write_cursor`)."""
+    with store.write_cursor() as con:
+        yield con
 
 
 def record(con: Any, ws: str, flow: str, entry: tuple | None, step: int | None, action: str, outcome: str,

@@ -35,16 +35,8 @@ def _salt(scope: Scope) -> str:
 @contextmanager
 def transaction(scope: Scope) -> Iterator[Any]:
     """A write transaction on a cursor of its own (the shared connection may be busy in another thread)."""
-    with scope.store.write_lock:
-        con = scope.store.cursor()
-        con.execute("BEGIN")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        else:
-            con.execute("COMMIT")
+    with scope.store.write_cursor() as con:
+        yield con
 
 
 def _normal(channel: str, address: str) -> str:

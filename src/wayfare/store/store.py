@@ -202,6 +202,33 @@ class Store:
                         raise self._full(e) from e
                     raise
 
+    @contextmanager
+    def write_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A write transaction on a cursor of its own, under the write lock: for engines that write while
+        other threads read on the main connection (DuckDB refuses a connection that is busy elsewhere)."""
+        with self.write_lock:
+            con = self.cursor()
+            con.execute("BEGIN")
+            try:
+                yield con
+            except BaseException as e:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed write may already have ended the transaction
+                if isinstance(e, duckdb.Error) and _is_disk_full(e):
+                    raise self._full(e) from e
+                raise
+            else:
+                try:
+                    con.execute("COMMIT")
+                except duckdb.Error as e:
+                    if _is_disk_full(e):
+                        raise self._full(e) from e
+                    raise
+            finally:
+                con.close()
+
     def _full(self, e: BaseException) -> StoreError:
         return StoreError(f"could not write the store {self.path}: the disk is full or a file-size limit was reached "
                           f"({str(e).splitlines()[0][:200]}). Nothing of this change was kept; free some space and "
