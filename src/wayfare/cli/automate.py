@@ -241,8 +241,8 @@ def trace_cmd(person: str = typer.Option(None, "--person", help="Only this perso
 
 @app.command("worker")
 def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this many seconds (0: run until Ctrl-C)."),
-           queue: str = typer.Option("", "--queue", help="A PostgreSQL URL (or WAYFARE_QUEUE_URL): only deliver "
-                                     "queued messages, next to other workers; the store file is not opened."),
+           queue: str = typer.Option("", "--queue", help="A PostgreSQL queue URL: only deliver what the engine "
+                                     "queued there, next to other workers; the store file is not opened."),
            lease: float = typer.Option(60.0, "--lease", help="Seconds a claimed message is this worker's."),
            json: bool = JsonOpt) -> None:
     """Run the flow scheduler without the HTTP server, or (with --queue) one more delivery worker.
