@@ -6,10 +6,7 @@ Queries run on a per-request DuckDB cursor in a worker thread, never on the writ
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -28,9 +25,7 @@ from ..analytics import (
     run_rfm,
 )
 from ..analytics import saved as saved_segments
-from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
-from ..store import verify_key
+from .admin import admin_caller
 from .app import AppState
 
 __all__ = ["register"]
@@ -49,20 +44,7 @@ class SegmentBody(BaseModel):
 
 
 def register(app: FastAPI, state: AppState) -> None:
-    def scope_for(request: Request):
-        info = verify_key(state.store, key_from_request(request), need="admin")
-        return state.store.scope(info.workspace_id)
-
-    async def call(request: Request, fn) -> Any:
-        try:
-            sc = scope_for(request)
-            return JSONResponse(jsonable(await run_in_threadpool(fn, sc)))
-        except AuthError as e:
-            return JSONResponse({"error": str(e)}, status_code=401)
-        except NotFound as e:
-            return JSONResponse({"error": str(e)}, status_code=404)
-        except ValidationError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+    call = admin_caller(state)
 
     @app.post("/v1/analytics/funnel", tags=["analytics"])
     async def funnel(body: FunnelBody, request: Request):
@@ -113,15 +95,3 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, go)
 
 
-def jsonable(o: Any) -> Any:
-    import datetime as dt
-
-    if isinstance(o, dict):
-        return {str(k): jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [jsonable(v) for v in o]
-    if isinstance(o, dt.datetime | dt.date):
-        return o.isoformat()
-    if hasattr(o, "item"):
-        return o.item()
-    return o

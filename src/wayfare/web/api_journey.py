@@ -7,16 +7,11 @@ work runs in a worker thread on per-call cursors, never on the writer's connecti
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
-from ..store import verify_key
+from .admin import admin_caller
 from .app import AppState
 
 __all__ = ["register"]
@@ -28,22 +23,7 @@ class ScoreBody(BaseModel):
 
 
 def register(app: FastAPI, state: AppState) -> None:
-    def scope_for(request: Request):
-        info = verify_key(state.store, key_from_request(request), need="admin")
-        return state.store.scope(info.workspace_id)
-
-    async def call(request: Request, fn, html: bool = False) -> Any:
-        try:
-            sc = scope_for(request)
-            out = await run_in_threadpool(fn, sc)
-            return HTMLResponse(out, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}) \
-                if html else JSONResponse(_jsonable(out))
-        except AuthError as e:
-            return JSONResponse({"error": str(e)}, status_code=401)
-        except NotFound as e:
-            return JSONResponse({"error": str(e)}, status_code=404)
-        except ValidationError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+    call = admin_caller(state)
 
     @app.get("/v1/journey/map", tags=["journey"])
     async def journey_map(request: Request, persona: str | None = None, compare: bool = False):
@@ -108,17 +88,3 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, go)
 
 
-def _jsonable(o: Any) -> Any:
-    import datetime as dt
-
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, dt.datetime | dt.date):
-        return o.isoformat()
-    if isinstance(o, float) and o != o:
-        return None
-    if hasattr(o, "item"):
-        return o.item()
-    return o

@@ -6,32 +6,17 @@ scoring runs in a worker thread and is cached until the workspace's events chang
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
-from ..errors import AuthError, NotFound, ValidationError
-from ..ingest.routes import key_from_request
-from ..store import verify_key
+from ..errors import NotFound, ValidationError
+from .admin import admin_caller
 from .app import AppState
 
 __all__ = ["register"]
 
 
 def register(app: FastAPI, state: AppState) -> None:
-    async def call(request: Request, fn) -> Any:
-        try:
-            info = verify_key(state.store, key_from_request(request), need="admin")
-            out = await run_in_threadpool(fn, state.store.scope(info.workspace_id))
-            return JSONResponse(_jsonable(out))
-        except AuthError as e:
-            return JSONResponse({"error": str(e)}, status_code=401)
-        except NotFound as e:
-            return JSONResponse({"error": str(e)}, status_code=404)
-        except ValidationError as e:
-            return JSONResponse({"error": str(e)}, status_code=400)
+    call = admin_caller(state)
 
     @app.get("/v1/predict/clv", tags=["predict"])
     async def clv(request: Request, model: str = "bg-nbd", horizon_days: int = Query(365, ge=1, le=3650),
@@ -83,17 +68,3 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, go)
 
 
-def _jsonable(o: Any) -> Any:
-    import datetime as dt
-
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, dt.datetime | dt.date):
-        return o.isoformat()
-    if isinstance(o, float) and o != o:
-        return None
-    if hasattr(o, "item"):
-        return o.item()
-    return o
