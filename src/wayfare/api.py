@@ -318,22 +318,6 @@ class Workbench:
         return _frame(rows, v)
 
     # -- predictions ------------------------------------------------------------------------------------------------
-    def _purchases(self, event: str) -> pd.DataFrame:
-        tx = self.scope.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
-                           "WHERE event = $e AND person_id IS NOT NULL", {"e": event})
-        if tx.empty:
-            raise ValidationError(f"no {event!r} events to fit on", where="event")
-        return tx
-
-    def _fit(self, tx: pd.DataFrame, end: pd.Timestamp):
-        from .predict import BetaGeoFitter, GammaGammaFitter, rfm_summary
-
-        s = rfm_summary(tx, end)
-        if s.empty:
-            raise ValidationError("no purchases before the calibration end", where="calibration_end")
-        return s, BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"]), \
-            GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
-
     def predict_clv(self, *, calibration_end: str | dt.date | None = None, horizon_days: int = 365,
                     discount_rate: float = 0.1, event: str = _ORDER) -> pd.DataFrame:
         """BG/NBD + Gamma-Gamma customer lifetime value per customer (``wayfare predict clv``), highest first.
@@ -342,23 +326,12 @@ class Workbench:
         monetary_value, p_alive, expected_purchases, expected_spend, clv. Fitted parameters are in
         ``attrs["raw"]`` (``bgnbd``, ``gamma_gamma``). Nothing is saved to the model registry.
         """
-        from .predict import customer_lifetime_value
+        from .predict.lifetime import fit_clv
 
-        cal = _date(calibration_end, "calibration_end")
-        tx = self._purchases(event)
-        end = cal or pd.Timestamp(tx["ts"].max()).normalize()
-        s, bg, gg = self._fit(tx, end)
-        s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
-        hw = horizon_days / 7.0
-        s["expected_purchases"] = bg.conditional_expected_number_of_purchases_up_to_time(hw, s["frequency"],
-                                                                                        s["recency"], s["T"])
-        s["expected_spend"] = gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
-        s["clv"] = customer_lifetime_value(bg, gg, s, hw, discount_rate)
-        s = s.sort_values("clv", ascending=False)
-        raw = {"calibration_end": end.date().isoformat(), "time_unit": "weeks", "customers": len(s),
-               "bgnbd": {**bg.params_, "log_likelihood": bg.log_likelihood_},
-               "gamma_gamma": {**gg.params_, "customers": int((s["frequency"] > 0).sum())},
-               "horizon_days": horizon_days, "discount_rate": discount_rate}
+        fit = fit_clv(self.scope, calibration_end=_date(calibration_end, "calibration_end"), horizon_days=horizon_days,
+                      discount=discount_rate, event=event)
+        s, raw = fit.customers, fit.summary(horizon_days, discount_rate)
+        raw.pop("model")
         df = s.reset_index().rename(columns={"index": "person_id"})
         df.attrs["raw"] = raw
         return df
@@ -410,10 +383,9 @@ class Workbench:
         if model != "p-alive":
             raise ValidationError(f"unknown model {model!r}; use gbm or p-alive", where="churn(model)")
         from .predict import churn_reason
+        from .predict.lifetime import fit_clv
 
-        tx = self._purchases(event)
-        s, bg, _ = self._fit(tx, pd.Timestamp(tx["ts"].max()).normalize())
-        s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
+        s = fit_clv(self.scope, event=event).customers
         s["churn_risk"] = 1 - s["p_alive"]
         s = s.sort_values("churn_risk", ascending=False)
         s["reason"] = [churn_reason(7 * (r.T - r.recency), 7 * r.recency / r.frequency if r.frequency > 0 else None,

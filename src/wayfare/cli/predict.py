@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import ValidationError
 from ..predict.churn import evaluate_churn
-from ..predict.clv import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value, rfm_summary
+from ..predict.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary
 from . import app
 from ._common import JsonOpt, WorkspaceOpt, console, emit, progress, scope
 
@@ -48,50 +48,18 @@ def clv(
     Example: wayfare predict clv --calibration-end 1997-09-30 --json
     Example: wayfare predict clv --model pareto-nbd --calibration-end 1997-09-30 --json
     """
-    if model not in ("bg-nbd", "pareto-nbd"):
+    from ..predict.lifetime import MODELS, fit_clv, holdout_comparison
+    if model not in MODELS:
         raise ValidationError(f"unknown model {model!r}; use bg-nbd or pareto-nbd", where="--model")
     sc = scope(workspace)
     with progress(f"Fitting {model} and Gamma-Gamma") as update:
-        tx = sc.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events "
-                   "WHERE event = $e AND person_id IS NOT NULL", {"e": event})
-        if tx.empty:
-            raise ValidationError(f"no {event!r} events to fit on", where="--event")
-        end = _date(calibration_end, "--calibration-end") or pd.Timestamp(tx["ts"].max()).normalize()
-        s = rfm_summary(tx, end)
-        if model == "pareto-nbd":
-            from ..predict.pareto import ParetoNBDFitter
-            bg = ParetoNBDFitter().fit(s["frequency"], s["recency"], s["T"])
-        else:
-            bg = BetaGeoFitter().fit(s["frequency"], s["recency"], s["T"])
-        gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
+        fit = fit_clv(sc, model=model, calibration_end=_date(calibration_end, "--calibration-end"),
+                      horizon_days=horizon, discount=discount, event=event)
         update(1, 1)
-    s["p_alive"] = bg.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
-    hw = horizon / 7.0
-    s["expected_purchases"] = bg.conditional_expected_number_of_purchases_up_to_time(hw, s["frequency"], s["recency"], s["T"])
-    s["expected_spend"] = gg.conditional_expected_average_profit(s["frequency"], s["monetary_value"])
-    s["clv"] = customer_lifetime_value(bg, gg, s, hw, discount)
-    s = s.sort_values("clv", ascending=False)
-    data: dict[str, Any] = {
-        "calibration_end": end.date().isoformat(), "time_unit": "weeks", "customers": len(s),
-        "model": model, model.replace("-", "_").replace("bg_nbd", "bgnbd"): {**bg.params_, "log_likelihood": bg.log_likelihood_},
-        "gamma_gamma": {**gg.params_, "customers": int((s["frequency"] > 0).sum())},
-        "horizon_days": horizon, "discount_rate": discount,
-    }
+    s, bg, gg, end, tx = fit.customers, fit.purchase_model, fit.spend_model, fit.calibration_end, fit.transactions
+    data: dict[str, Any] = fit.summary(horizon, discount)
     if holdout_from:
-        h0 = _date(holdout_from, "--holdout-from")
-        d = tx.assign(day=pd.to_datetime(tx["ts"]).dt.normalize())
-        hold = d[d["day"] >= h0].drop_duplicates(["person_id", "day"]).groupby("person_id").size()
-        hend = d["day"].max()
-        t_h = ((hend - h0).days + 1) / 7.0
-        pred = bg.conditional_expected_number_of_purchases_up_to_time(t_h, s["frequency"], s["recency"], s["T"])
-        act = hold.reindex(s.index).fillna(0)
-        grp = s["frequency"].clip(upper=7)
-        tab = pd.DataFrame({"group": grp, "actual": act, "predicted": pred}).groupby("group").agg(
-            customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")).reset_index()
-        data["holdout"] = {"from": h0.date().isoformat(), "weeks": t_h, "total_actual": float(act.sum()),
-                           "total_predicted": float(pred.sum()),
-                           "by_frequency": [{"frequency": ("7+" if r.group >= 7 else int(r.group)), "customers": int(r.customers),
-                                             "actual": float(r.actual), "predicted": float(r.predicted)} for r in tab.itertuples()]}
+        data["holdout"] = holdout_comparison(fit, _date(holdout_from, "--holdout-from"))
         from ..predict.chart import holdout_svg
         with open(chart, "w") as f:
             f.write(holdout_svg(data["holdout"]["by_frequency"]))

@@ -181,22 +181,11 @@ def dashboard_lists(scope, limit: int = 25) -> dict[str, Any]:
 def clv_report(scope, model: str = "bg-nbd", horizon_days: int = 365, discount: float = 0.1, limit: int = 50,
                event: str = "Order Completed") -> dict[str, Any]:
     """Fitted parameters and the customers with the highest CLV (the HTTP twin of ``wayfare predict clv``)."""
-    from ..errors import ValidationError
-    from .pareto import ParetoNBDFitter
+    from .lifetime import fit_clv
 
-    if model not in ("bg-nbd", "pareto-nbd"):
-        raise ValidationError(f"unknown model {model!r}; use bg-nbd or pareto-nbd", where="model")
-    tx = scope.df("SELECT person_id, ts, coalesce(revenue, 0) AS revenue FROM events WHERE event = $e AND person_id IS NOT NULL",
-                  {"e": event})
-    if tx.empty:
-        raise ValidationError(f"no {event!r} events to fit on", where="event")
-    end = pd.Timestamp(tx["ts"].max()).normalize()
-    s = rfm_summary(tx, end)
-    m = (ParetoNBDFitter() if model == "pareto-nbd" else BetaGeoFitter()).fit(s["frequency"], s["recency"], s["T"])
-    gg = GammaGammaFitter().fit(s["frequency"], s["monetary_value"])
-    s["p_alive"] = m.conditional_probability_alive(s["frequency"], s["recency"], s["T"])
-    s["clv"] = customer_lifetime_value(m, gg, s, horizon_days / 7.0, discount)
-    top = s.sort_values("clv", ascending=False).head(limit)
+    fit = fit_clv(scope, model=model, horizon_days=horizon_days, discount=discount, event=event)
+    s, m, gg, end = fit.customers, fit.purchase_model, fit.spend_model, fit.calibration_end
+    top = s.head(limit)
     return {"model": model, "as_of": end.date().isoformat(), "customers": len(s), "horizon_days": horizon_days,
             "params": {**m.params_, **gg.params_}, "log_likelihood": m.log_likelihood_,
             "top_customers": [{"person_id": pid, "clv": round(float(r["clv"]), 2), "p_alive": round(float(r["p_alive"]), 4),
