@@ -260,10 +260,7 @@ def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this m
         th = threading.Thread(target=d.run, args=(stop,), daemon=True)
         th.start()
         try:
-            while not seconds or time.time() - t0 < seconds:
-                time.sleep(0.2)
-        except KeyboardInterrupt:
-            pass
+            _run_for(seconds, t0)
         finally:
             stop.set()
             th.join(timeout=30)
@@ -275,12 +272,18 @@ def worker(seconds: float = typer.Option(0, "--seconds", help="Stop after this m
     from ..automate import Scheduler
     s = Scheduler(store(), interval=0.5).start()
     try:
+        _run_for(seconds, t0)
+    finally:
+        s.stop()
+
+
+def _run_for(seconds: float, t0: float) -> None:
+    """Until ``seconds`` have passed since ``t0`` (0: until Ctrl-C)."""
+    try:
         while not seconds or time.time() - t0 < seconds:
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    finally:
-        s.stop()
 
 
 @flows_app.command("failed")

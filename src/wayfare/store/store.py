@@ -182,25 +182,9 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.write_lock:
-            self._con.execute("BEGIN")
-            try:
-                yield self._con
-            except BaseException as e:
-                try:
-                    self._con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # a failed write may already have ended the transaction
-                if isinstance(e, duckdb.Error) and _is_disk_full(e):
-                    raise self._full(e) from e
-                raise
-            else:
-                try:
-                    self._con.execute("COMMIT")
-                except duckdb.Error as e:
-                    if _is_disk_full(e):
-                        raise self._full(e) from e
-                    raise
+        """A write transaction on the main connection, under the write lock."""
+        with self.write_lock, self._tx(self._con) as con:
+            yield con
 
     @contextmanager
     def write_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -208,26 +192,33 @@ class Store:
         other threads read on the main connection (DuckDB refuses a connection that is busy elsewhere)."""
         with self.write_lock:
             con = self.cursor()
-            con.execute("BEGIN")
             try:
-                yield con
-            except BaseException as e:
-                try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass  # a failed write may already have ended the transaction
-                if isinstance(e, duckdb.Error) and _is_disk_full(e):
-                    raise self._full(e) from e
-                raise
-            else:
-                try:
-                    con.execute("COMMIT")
-                except duckdb.Error as e:
-                    if _is_disk_full(e):
-                        raise self._full(e) from e
-                    raise
+                with self._tx(con):
+                    yield con
             finally:
                 con.close()
+
+    @contextmanager
+    def _tx(self, con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """BEGIN … COMMIT on ``con``; rolled back on any error; a full disk becomes a clear StoreError."""
+        con.execute("BEGIN")
+        try:
+            yield con
+        except BaseException as e:
+            try:
+                con.execute("ROLLBACK")
+            except duckdb.Error:
+                pass  # a failed write may already have ended the transaction
+            if isinstance(e, duckdb.Error) and _is_disk_full(e):
+                raise self._full(e) from e
+            raise
+        else:
+            try:
+                con.execute("COMMIT")
+            except duckdb.Error as e:
+                if _is_disk_full(e):
+                    raise self._full(e) from e
+                raise
 
     def _full(self, e: BaseException) -> StoreError:
         return StoreError(f"could not write the store {self.path}: the disk is full or a file-size limit was reached "
