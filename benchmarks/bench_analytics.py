@@ -3,6 +3,13 @@
     python benchmarks/bench_analytics.py [--events 10000000] [--people 500000] [--db /tmp/bench/analytics.db]
         [--chdb] [--spark] [--out benchmarks/RESULTS.md]
     python benchmarks/bench_analytics.py --ab [--repeat 3] [--chdb]   # cached sorted events vs none, one process
+    python benchmarks/bench_analytics.py --one-shot                    # each query in a fresh process
+
+``--one-shot`` (fourth pass): every query in a process of its own, as a one-shot ``wayfare funnel`` runs it —
+the first builds the sorted events and keeps them beside the store, the next ones map that file; then 10,000 new
+events (a fifth from new people, 50 identity merges) arrive and a fresh process brings the file's copy up to date;
+the last process runs the funnel uncached and must find the same counts. Times are the query's own (after the
+imports), wall and CPU, with the process's peak RSS.
 
 ``--ab`` (third pass): funnel, paths and retention without the cached sorted events (``cache=False``: the
 second pass's executors), the cost of building the cache (wall, CPU, memory), and the same queries read
@@ -105,8 +112,16 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--ab", action="store_true", help="cached sorted events vs none, in one process")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--one-shot", action="store_true", help="each query in a fresh process (sorted events kept on disk)")
+    ap.add_argument("--child", nargs=2, metavar=("QUERY", "CACHE"), help=argparse.SUPPRESS)
     ap.add_argument("--only-cached", action="store_true", help="with --ab: skip the uncached runs (peak RSS of the cached path)")
     a = ap.parse_args()
+    if a.child:
+        one_shot_child(a.db, *a.child)
+        return
+    if a.one_shot:
+        one_shot(a)
+        return
     fresh = a.regen or not os.path.exists(a.db)
     store = Store(a.db)
     if fresh:
@@ -211,6 +226,75 @@ def third_pass(a, store, scope, tables, q, n_ev: int, n_pp: int) -> None:
     out["peak_rss_mb"] = round(peak_mb())
     out["load_end"] = _load()
     print(json.dumps(out))
+
+
+def one_shot_child(db: str, query: str, cache: str) -> None:
+    """One query in this fresh process; prints {how, wall, cpu, peak_rss_mb, result digest} as JSON."""
+    import json
+
+    from wayfare.analytics import PathsQuery, RetentionQuery, run_paths, run_retention
+    from wayfare.analytics.sorted_events import sorted_events
+
+    store = Store(db)
+    ev = Tables.from_scope(store.scope("default")).events
+    c = {"none": None, "false": False}[cache]
+    run = {"funnel": lambda: run_funnel(ev, FunnelQuery(steps=[Step(event=e) for e in FUNNEL], within="7d"),
+                                        detail=False, cache=c),
+           "paths": lambda: run_paths(ev, PathsQuery(start="Page Viewed"), cache=c),
+           "retention": lambda: run_retention(ev, RetentionQuery(period="week", periods=12), cache=c)}[query]
+    t0, c0 = time.perf_counter(), _cpu()
+    r = run()
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    se = sorted_events(ev, build=False) if c is None else None
+    digest = [s["count"] for s in r["steps"]] if query == "funnel" else (
+        [p["sessions"] for p in r["paths"]][:5] if query == "paths" else str(r)[:0] or len(str(r)))
+    print(json.dumps({"query": query, "how": se.how if se else "uncached", "wall": round(wall, 3), "cpu": round(cpu, 2),
+                      "peak_rss_mb": round(peak_mb()), "result": digest}))
+    store.close()
+
+
+def one_shot(a) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    if not os.path.exists(a.db):
+        with Store(a.db) as store:
+            generate(store, a.events, a.people)
+    with Store(a.db) as store:  # a rerun starts from the generated data: earlier appended rows go
+        store.con.execute("DELETE FROM events WHERE message_id LIKE 'late-%'")
+        store.con.execute("DELETE FROM merges WHERE reason = 'bench'")
+        store.checkpoint()
+    shutil.rmtree(a.db + ".analytics", ignore_errors=True)
+
+    def child(query: str, cache: str = "none") -> dict:
+        l0 = _load()
+        out = subprocess.run([sys.executable, __file__, "--db", a.db, "--child", query, cache], check=True,
+                             capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        r = json.loads(out) | {"load": [l0, _load()]}
+        print(json.dumps(r), flush=True)
+        return r
+
+    runs = [child("funnel"), child("funnel"), child("paths"), child("retention")]
+    with Store(a.db) as store:  # 10,000 new events: a fifth from 2,000 new people; 50 merges of old people
+        con = store.con
+        ws = store.scope("default").workspace_id
+        con.execute(f"""
+            INSERT INTO events (workspace_id, message_id, seq, type, event, person_id, ts, received_at, channel)
+            SELECT '{ws}', 'late-' || i, (SELECT max(seq) FROM events) + 1 + i, 'track',
+                   ['{"', '".join(FUNNEL)}'][1 + i % 5],
+                   CASE WHEN i % 5 = 0 THEN 'new-' || (i % 2000) ELSE 'p' || (hash(i, 99) % {a.people}) END,
+                   (SELECT max(ts) FROM events) + to_seconds(i), now(), 'web'
+            FROM range(10000) t(i)""")
+        pairs = con.execute(f"SELECT DISTINCT person_id FROM events WHERE workspace_id = '{ws}' "
+                            "AND person_id LIKE 'p%' ORDER BY person_id LIMIT 100").fetchall()
+        for k in range(50):
+            src, dst = pairs[2 * k][0], pairs[2 * k + 1][0]
+            con.execute("UPDATE events SET person_id = ? WHERE workspace_id = ? AND person_id = ?", [dst, ws, src])
+            con.execute("INSERT INTO merges VALUES (?, now(), ?, ?, 'bench')", [ws, src, dst])
+    runs += [child("funnel"), child("paths"), child("retention"), child("funnel", "false")]
+    same = runs[4]["result"] == runs[-1]["result"]
+    print(json.dumps({"events": a.events, "people": a.people, "runs": runs, "updated_equals_uncached": same}))
 
 
 def _others(scope, tables):

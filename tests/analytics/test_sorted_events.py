@@ -108,28 +108,127 @@ def test_retention_from_cache_equals_the_query_on_generated_logs(tmp_path_factor
         store.close()
 
 
-def test_cache_is_built_on_the_second_ask_and_rebuilt_after_a_write(mem_scope):
-    journeys_for(mem_scope, {"a": [(0, "A"), (10, "B")], "b": [(0, "A")]})
-    ev = Tables.from_scope(mem_scope).events
-    q = FunnelQuery(steps=[Step(event="A"), Step(event="B")])
-    forget()
-    assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
-    assert sorted_events(ev, build=False) is None  # one ask: nothing built (a one-shot command pays no build)
-    assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
-    se = sorted_events(ev, build=False)
-    assert se is not None and (se.rows, se.n_people) == (3, 2)
-    # a write (new rows) makes the entry stale: the next ask reads the store again, then caches the new state
-    mem_scope.write("INSERT INTO main.events (workspace_id, message_id, seq, type, event, person_id, ts, received_at) "
-                    "SELECT $__ws, 'n' || i, 100 + i, 'track', e, p, TIMESTAMP '2024-01-01' + to_seconds(s), now() "
-                    "FROM (VALUES (1, 'B', 'b', 20), (2, 'A', 'c', 0), (3, 'B', 'c', 5)) v(i, e, p, s)")
-    assert sorted_events(ev, build=False) is None
-    assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [3, 3]
-    assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [3, 3]
-    assert sorted_events(ev, build=False).rows == 6
-    r = run_paths(ev, PathsQuery(start="A", depth=2))
-    assert {tuple(p["path"]): p["sessions"] for p in r["paths"]} == {("A", "B"): 3}
-    forget(ev)
-    assert sorted_events(ev, build=False) is None
+def test_cache_is_built_on_the_second_ask_in_memory_and_brought_up_to_date_after_a_write():
+    store = Store(":memory:")
+    try:
+        sc = store.scope("default")
+        journeys_for(sc, {"a": [(0, "A"), (10, "B")], "b": [(0, "A")]})
+        ev = Tables.from_scope(sc).events
+        q = FunnelQuery(steps=[Step(event="A"), Step(event="B")])
+        forget()
+        assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
+        assert sorted_events(ev, build=False) is None  # one ask, nothing kept on disk: nothing built
+        assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
+        se = sorted_events(ev, build=False)
+        assert se is not None and (se.rows, se.n_people, se.how) == (3, 2, "built")
+        # a write (new rows): the entry is brought up to date, reading only the people with new rows
+        sc.write("INSERT INTO main.events (workspace_id, message_id, seq, type, event, person_id, ts, received_at) "
+                 "SELECT $__ws, 'n' || i, 100 + i, 'track', e, p, TIMESTAMP '2024-01-01' + to_seconds(s), now() "
+                 "FROM (VALUES (1, 'B', 'b', 20), (2, 'A', 'c', 0), (3, 'B', 'c', 5)) v(i, e, p, s)")
+        se = sorted_events(ev, build=False)
+        assert (se.rows, se.people.to_pylist(), se.how) == (6, ["a", "b", "c"], "updated")
+        assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [3, 3]
+        r = run_paths(ev, PathsQuery(start="A", depth=2))
+        assert {tuple(p["path"]): p["sessions"] for p in r["paths"]} == {("A", "B"): 3}
+        # a delete outside the people read again does not add up: built from scratch
+        sc.write("DELETE FROM main.events WHERE workspace_id = $__ws AND person_id = 'a'")
+        se = sorted_events(ev, build=False)
+        assert se is None
+        se = sorted_events(ev, build=True)
+        assert (se.rows, se.people.to_pylist(), se.how) == (4, ["b", "c"], "built")
+        forget(ev)
+        assert sorted_events(ev, build=False) is None
+    finally:
+        store.close()
+
+
+def _arrays(se) -> tuple:
+    names = se.names.to_pylist() + [None]
+    return se.people.to_pylist(), se.pk.tolist(), se.ts.tolist(), [names[c] for c in se.code]
+
+
+def _ingest(sc, log, start: int) -> None:
+    """(anonymous id, user id or None, event or None: identify, tenths of a second) through the real pipeline,
+    so shared identifiers merge people and log the merges."""
+    from wayfare.ingest.messages import check_message, to_row
+    from wayfare.ingest.pipeline import write_rows
+
+    rows = []
+    for i, (anon, user, event, tenth) in enumerate(log):
+        m = {"messageId": f"m{start + i}", "anonymousId": f"anon{anon}",
+             "timestamp": (T0 + dt.timedelta(seconds=tenth / 10)).isoformat() + "Z"}
+        if user is not None:
+            m["userId"] = f"user{user}"
+        m.update({"type": "track", "event": event} if event else {"type": "identify"})
+        rows.append(to_row(check_message(m, f"batch[{i}]"), T0, "test"))
+    write_rows(sc, rows)
+
+
+ilog = st.lists(st.tuples(st.integers(0, 7), st.one_of(st.none(), st.integers(0, 3)),
+                          st.sampled_from(["A", "B", "C", "D", None]), st.integers(0, 300)), min_size=1, max_size=25)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=ilog, later=st.lists(ilog, min_size=1, max_size=3))
+def test_an_entry_brought_up_to_date_equals_a_fresh_build_through_merges(tmp_path_factory, first, later):
+    """Events arrive in rounds through the real ingest (identify calls merge anonymous visitors into known
+    people, new event names appear); after each round the kept entry, brought up to date from the file a
+    previous process left, has exactly the arrays of a build from scratch."""
+    store = Store(tmp_path_factory.mktemp("upd") / "u.db")
+    try:
+        sc = store.scope("default")
+        ev = sc.ibis("events")
+        _ingest(sc, first, 0)
+        forget()
+        built = sorted_events(ev)  # a file store: built on the first ask, and kept on disk
+        assert built is not None and built.how == "built"
+        start = len(first)
+        for rnd in later:
+            _ingest(sc, rnd, start)
+            start += len(rnd)
+            forget()  # a new process: nothing in memory, the file on disk
+            now = sorted_events(ev, build=False)
+            stamp_rows = sc.rows("SELECT count(*) FROM events WHERE person_id IS NOT NULL")[0][0]
+            if now is None:  # more than the update's share changed: the next ask builds
+                now = sorted_events(ev, build=True)
+                assert now.how == "built"
+            else:
+                assert now.how in ("loaded", "loaded+updated")
+            assert now.rows == stamp_rows
+            fresh_path = sorted_events(ev, build=False)
+            assert fresh_path is now  # kept in memory for this stamp
+            from wayfare.analytics import sorted_events as se_mod
+
+            fresh = se_mod._build(*se_mod._source(ev)[::2])
+            assert _arrays(now) == _arrays(fresh)
+    finally:
+        store.close()
+
+
+def test_a_file_store_keeps_its_entry_on_disk_for_the_next_process_and_erase_removes_it(tmp_path):
+    from wayfare.analytics.sorted_events import drop_files
+
+    db = tmp_path / "k.db"
+    store = Store(db)
+    try:
+        sc = store.scope("default")
+        journeys_for(sc, {"ann@example.org": [(0, "A"), (10, "B")], "bob": [(0, "A")]})
+        ev = sc.ibis("events")
+        q = FunnelQuery(steps=[Step(event="A"), Step(event="B")])
+        forget()
+        assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
+        files = list((tmp_path / "k.db.analytics").iterdir())
+        assert len(files) == 1 and oct(files[0].stat().st_mode & 0o777) == "0o600"
+        forget()  # another process: the entry comes from the file, mapped
+        se = sorted_events(ev, build=False)
+        assert se.how == "loaded" and se.people.to_pylist() == ["ann@example.org", "bob"]
+        assert [s["count"] for s in run_funnel(ev, q, detail=False)["steps"]] == [2, 1]
+        assert b"ann@example.org" in files[0].read_bytes()  # person ids are in it: an erase must remove it
+        assert drop_files(db) == 1
+        assert not (tmp_path / "k.db.analytics").exists()
+        assert sorted_events(ev, build=False) is None  # gone from memory too
+    finally:
+        store.close()
 
 
 def test_each_workspace_has_its_own_entry(tmp_path):

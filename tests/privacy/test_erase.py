@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -20,7 +21,7 @@ from ._people import ERASE, seed
 def _traces(tmp_path) -> list[str]:
     hits = []
     for f in glob.glob(f"{tmp_path}/**", recursive=True):
-        if f.endswith((".db", ".wal")):
+        if os.path.isfile(f):  # the store, its WAL, the analytics' sorted copies beside it, anything
             blob = open(f, "rb").read()
             hits += [f"{f}:{v}" for v in ERASE.values() if v.encode() in blob]
     return hits
@@ -33,7 +34,12 @@ def test_erase_leaves_no_byte_in_files_after_rewrite(tmp_path):
         seed(sc)
         s.checkpoint()
         assert _traces(tmp_path), "the seed must put the person in the file"
+        from wayfare.analytics.sorted_events import sorted_events
+
+        assert sorted_events(sc.ibis("events"), build=True) is not None  # a copy of the events, kept beside the store
+        assert len(os.listdir(f"{db}.analytics")) == 1
         res = erase_person(sc, ERASE["email"])
+        assert res["removed"]["analytics_copies"] == 1 and not os.path.exists(f"{db}.analytics")
         # the person's 6 events, and another person's event whose properties name them
         assert res["removed"]["events"] == 7 and res["removed"]["profiles"] == 1
         assert res["removed"]["identities"] >= 3

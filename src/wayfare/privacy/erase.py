@@ -174,6 +174,14 @@ def erase_person(scope: Scope, who: str, actor: str = "cli") -> dict[str, Any]:
     queued = _erase_from_queue(scope, pids)
     if queued:
         removed["delivery_queue"] = queued
+    # the analytics' sorted copies of the events (kept beside the store) hold person ids: gone with them,
+    # built again from what is left on the next ask
+    from ..analytics.sorted_events import drop_files
+
+    if scope.store.path != ":memory:":
+        kept = drop_files(scope.store.path)
+        if kept:
+            removed["analytics_copies"] = kept
     for e in sorted(ids["email"]):
         suppress(scope, "email", e, "erased")
     for p in sorted(ids["phone"]):
