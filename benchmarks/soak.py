@@ -223,6 +223,8 @@ def main() -> None:
                     help="sample the server from inside every 10 s: light = RSS, DuckDB memory, GC pauses; trace = "
                          "also Python's heap by line (tracemalloc slows the server: not for latency figures)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary store and logs")
+    ap.add_argument("--memray", metavar="FILE", help="run `wayfare serve` under memray (pip install memray), native "
+                    "stacks, writing FILE: what is live at the end, by stack (`memray tree FILE`); not for latency")
     ap.add_argument("--no-pages", action="store_true", help="no owner browsing (to tell ingest's memory from the pages')")
     a = ap.parse_args()
 
@@ -241,6 +243,8 @@ def main() -> None:
     log = open(tmp / "serve.log", "ab")
     probe = tmp / "probe.jsonl"
     cmd = [sys.executable, "-m", "wayfare", f"--db={db}", "serve", "--port", str(port)]
+    if a.memray:
+        cmd = [sys.executable, "-m", "memray", "run", "--native", "--force", "-o", a.memray, *cmd[1:]]
     if a.probe != "off":
         cmd = [sys.executable, __file__, "--probed-serve", str(db), str(port), str(probe), a.probe]
     srv = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

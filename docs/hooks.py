@@ -31,6 +31,8 @@ SRC = ROOT / "src" / "wayfare"
 SETTINGS: dict[str, str] = {
     "WAYFARE_DB": "The store file every command opens (same as `--db`).",
     "WAYFARE_WORKSPACE": "The workspace commands act on (same as `--workspace`).",
+    "WAYFARE_DUCKDB": "DuckDB settings for the embedded store, `name=value;name=value` (e.g. "
+                      "`memory_limit=1GB;threads=2` on a small server); a bad name or value stops with an error.",
     "WAYFARE_DEFAULT_REGION": "Region for phone numbers written without a country code (ISO 3166, e.g. GB).",
     "WAYFARE_PUBLIC_URL": "The address customers reach this server at: tracking links, unsubscribe and "
                           "confirmation links are built on it.",

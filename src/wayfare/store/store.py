@@ -65,6 +65,21 @@ def register_migration(version: int, name: str, sql: str) -> None:
         _EXTRA_MIGRATIONS.append((version, name, sql))
 
 
+def _settings(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB settings from ``WAYFARE_DUCKDB`` (``name=value;name=value``, e.g. ``memory_limit=2GB;threads=2``),
+    for operators who must bound the embedded engine on a small server. A bad name or value is a clear error."""
+    spec = os.environ.get("WAYFARE_DUCKDB", "").strip()
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name.replace("_", "").isalnum():
+            raise StoreError(f"WAYFARE_DUCKDB: {part!r} is not name=value")
+        try:
+            con.execute(f"SET {name} = ?", [value.strip()])
+        except duckdb.Error as e:
+            raise StoreError(f"WAYFARE_DUCKDB: cannot set {name} to {value.strip()!r}: {e}") from e
+
+
 class Store:
     """An open wayfare store. Thread-safe for one writer: writes take ``write_lock``."""
 
@@ -83,6 +98,7 @@ class Store:
                 ) from e
             raise StoreError(f"cannot open {self.path}: {msg}") from e
         _quiet(self._con)
+        _settings(self._con)
         self.write_lock = threading.RLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
