@@ -60,7 +60,7 @@ _CACHE: OrderedDict[tuple, SortedEvents] = OrderedDict()
 _SEEN: dict[tuple, tuple] = {}  # key -> the stamp asked for last (build on the second ask)
 _BUILDING: dict[tuple, threading.Lock] = {}
 UPDATE_MAX_SHARE = 0.25  # an update that reads more than this share of the rows again builds from scratch
-_FORMAT = 1  # the on-disk layout (a file of another layout is ignored and replaced)
+_FORMAT = 2  # the on-disk layout (a file of another layout is ignored and replaced)
 
 
 @dataclass
@@ -265,7 +265,10 @@ def _save(se: SortedEvents, path: Path) -> None:
     and a later process reads the file and those few rows again."""
     try:
         path.parent.mkdir(mode=0o700, exist_ok=True)
-        blobs = {"pk": se.pk, "code": se.code, "ts": se.ts}
+        if se.rows:
+            se.groups, se.rows_of(0)  # the indexes every funnel needs, kept with the rows (a loaded entry has them)
+        blobs = {k: v for k, v in (("pk", se.pk), ("code", se.code), ("ts", se.ts), ("by_code", se._by_code),
+                                   ("code_at", se._code_at), ("groups", se._groups)) if v is not None}
         strings = {}
         for name, arr in (("people", se.people), ("names", se.names)):
             sink = pa.BufferOutputStream()
@@ -321,9 +324,11 @@ def _load(path: Path | None) -> SortedEvents | None:
         for k, (off, size) in meta["strings"].items():
             buf = pa.py_buffer(mm[base + off:base + off + size])
             strings[k] = pa.ipc.open_stream(buf).read_all().column(0).combine_chunks()
-        return SortedEvents(tuple(meta["stamp"]), strings["people"], strings["names"], arrays["pk"],
-                            arrays["code"], arrays["ts"], merges=tuple(meta["merges"]) if meta["merges"] else None,
-                            how="loaded", disk_lag=0)
+        se = SortedEvents(tuple(meta["stamp"]), strings["people"], strings["names"], arrays["pk"],
+                          arrays["code"], arrays["ts"], merges=tuple(meta["merges"]) if meta["merges"] else None,
+                          how="loaded", disk_lag=0)
+        se._by_code, se._code_at, se._groups = arrays.get("by_code"), arrays.get("code_at"), arrays.get("groups")
+        return se
     except Exception:  # half-written by a crash before the rename cannot happen; anything else: rebuild
         return None
 
@@ -420,7 +425,10 @@ def _update(old: SortedEvents, con, sql: str) -> SortedEvents | None:
     pk = np.insert(k_pk, at, d_pk)
     code = np.insert(k_code.astype(ctype), at, d_code.astype(ctype))
     ts = np.insert(old.ts[keep_rows], at, d_ts.astype(np.int64))
-    people = pa.array(np.insert(k_np, ins, dp_np).tolist() if len(dp_np) else k_np.tolist(), pa.string())
+    perm = np.empty(len(k_np) + len(dp_np), np.int64)  # final position -> index into kept + new people
+    perm[new_of_k] = np.arange(len(k_np))
+    perm[new_of_d] = len(k_np) + np.arange(len(dp_np))
+    people = pa.concat_arrays([kept_people.cast(pa.string()), d_people.cast(pa.string())]).take(pa.array(perm))
     se = SortedEvents(stamp, people, pa.array(list(lut), pa.string()), pk, code, ts,
                       time.perf_counter() - t0, merges=merges,
                       how="loaded+updated" if old.how.startswith("loaded") else "updated")
