@@ -180,6 +180,12 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
                 row = {"t": round(time.time() - t0, 1), "rss_mb": round(rss_mb(os.getpid()), 1),
                        "duckdb_mb": round(sum(duck.values()) / 2**20, 1),
                        "duckdb_top": {k: round(v / 2**20, 1) for k, v in sorted(duck.items(), key=lambda kv: -kv[1])[:4]},
+                       # DuckDB's buffer-pool eviction queues: nodes of freed buffers ("dead") stay until a purge,
+                       # and with them the freed buffers' handles -- memory that duckdb_memory() does not count
+                       "evict_nodes_k": round(sum(r[0] for r in cur.execute(
+                           "SELECT approximate_size FROM duckdb_eviction_queues()").fetchall()) / 1000, 1),
+                       "evict_dead_k": round(sum(r[0] for r in cur.execute(
+                           "SELECT dead_nodes FROM duckdb_eviction_queues()").fetchall()) / 1000, 1),
                        "gc_pauses": len(pauses), "gc_max_ms": round(max(pauses, default=0) * 1000, 1),
                        "gc_over_20ms": sum(1 for p in pauses if p > 0.02)}
                 committer = app.state.wayfare.committer
