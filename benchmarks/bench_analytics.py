@@ -172,8 +172,9 @@ def third_pass(a, store, scope, tables, q, n_ev: int, n_pp: int) -> None:
     from wayfare.analytics import PathsQuery, RetentionQuery, run_paths, run_retention
     from wayfare.analytics.paths import count_rows
     from wayfare.analytics.paths_scan import path_table
-    from wayfare.analytics.sorted_events import forget, sorted_events
+    from wayfare.analytics.sorted_events import drop_files, forget, sorted_events
 
+    drop_files(a.db)  # the build below must sort, not map a copy a one-shot run left beside the store
     ev = tables.events
     pq, rq = PathsQuery(start="Page Viewed"), RetentionQuery(period="week", periods=12)
 
