@@ -289,3 +289,21 @@ def test_build_in_small_batches_gives_the_same_arrays(mem_scope, monkeypatch):
     assert [small.names.to_pylist()[c] if c < len(small.names) else None for c in small.code] == \
         [whole.names.to_pylist()[c] if c < len(whole.names) else None for c in whole.code]
     assert sum(c == len(small.names) for c in small.code) == 8
+
+
+def test_only_a_workspaces_whole_events_are_kept_on_disk(tmp_path):
+    """A time window (the what-if planner's) is a derived expression: kept in memory on the second ask, never
+    written beside the store, so windows do not leave a file each."""
+    store = Store(tmp_path / "d.db")
+    try:
+        sc = store.scope("default")
+        journeys_for(sc, {"a": [(0, "A"), (10, "B")], "b": [(0, "A")]})
+        ev = sc.ibis("events")
+        window = ev.filter(ev.ts >= T0)
+        forget()
+        assert sorted_events(window) is None  # first ask of a derived expression: nothing built
+        assert sorted_events(window).rows == 3  # second ask: built, in memory
+        assert not (tmp_path / "d.db.analytics").exists()
+        assert sorted_events(ev).how == "built" and len(list((tmp_path / "d.db.analytics").iterdir())) == 1
+    finally:
+        store.close()

@@ -23,14 +23,14 @@ of every identity merge logged since -- and their blocks replace the old ones (:
 10k new events on 10M). A delete outside those people (an erase, the retention clean-up) does not add up
 (row count) and the entry is built again.
 
-Kept on disk, beside the store: a file store keeps its entries in ``<store>.analytics/`` (one file per
-workspace query, mode 0600, written whole then renamed), so a one-shot command -- ``wayfare funnel`` in a
+Kept on disk, beside the store: a file store keeps a workspace's whole events in ``<store>.analytics/`` (one
+file per workspace, mode 0600, written whole then renamed; derived expressions -- a time window -- stay in memory), so a one-shot command -- ``wayfare funnel`` in a
 fresh process -- maps the arrays in milliseconds and brings them up to date instead of sorting the events
 again. They hold person ids: :func:`drop_files` removes them (privacy erase does, before the store is
 rewritten) and the next ask rebuilds from what is left.
 
-When: on a file store an entry is built on the first ask (and kept on disk for every later process); on an
-in-memory store, whose entries die with the process, on the second ask of the same events (same stamp) --
+When: a workspace's whole events on a file store are built on the first ask (and kept on disk for every later
+process); anything else -- an in-memory store, a derived expression -- on the second ask of the same events (same stamp) --
 a dashboard or a notebook that asks again. ``build=True`` builds at once (benchmarks, warm-up),
 ``build=False`` only reuses (and brings up to date). At most :data:`MAX_ENTRIES` entries are kept.
 """
@@ -148,6 +148,19 @@ def _source(events: ibis.Table):
     return con, (db[0][0] if db else None, str(sql)), str(sql)
 
 
+def _whole_workspace(events: ibis.Table) -> bool:
+    """``events`` is a workspace's whole events table (the table filtered by ``workspace_id`` alone): only those
+    are kept on disk -- a derived expression (a time window, a filter) would leave a file per variant."""
+    import ibis.expr.operations as ops
+
+    op = events.op()
+    if not (isinstance(op, ops.Filter) and isinstance(op.parent, ops.DatabaseTable) and op.parent.name == "events"
+            and len(op.predicates) == 1 and isinstance(op.predicates[0], ops.Equals)):
+        return False
+    left = op.predicates[0].left
+    return isinstance(left, ops.Field) and left.name == "workspace_id"
+
+
 def _stamp(con, sql: str) -> tuple:
     r = con.execute(f"SELECT count(*), max(seq), sum(seq), max(ts) FROM ({sql}) WHERE person_id IS NOT NULL").fetchall()
     n, mx, sm, mts = r[0]
@@ -184,7 +197,7 @@ def sorted_events(events: ibis.Table, build: bool | None = None) -> SortedEvents
             hit = _CACHE.get(key)
         if hit is not None and hit.stamp == stamp:
             return hit
-        path = _file_of(key)
+        path = _file_of(key) if _whole_workspace(events) else None
         old = hit if hit is not None else _load(path)
         se = None
         if old is not None:
@@ -219,7 +232,7 @@ def forget(events: ibis.Table | None = None) -> None:
         if src is not None:
             _CACHE.pop(src[1], None)
             _SEEN.pop(src[1], None)
-            path = _file_of(src[1])
+            path = _file_of(src[1]) if _whole_workspace(events) else None
             if path is not None:
                 path.unlink(missing_ok=True)
 
