@@ -349,9 +349,13 @@ def _load(path: Path | None) -> SortedEvents | None:
 # ---------------------------------------------------------------- bringing an entry up to date
 
 def _update(old: SortedEvents, con, sql: str) -> SortedEvents | None:
-    """``old`` brought up to date by reading again only the people whose rows changed (see the module), or
-    None when that does not add up -- rows deleted outside those people, the merge log shortened, no merge
-    log -- or would read more than :data:`UPDATE_MAX_SHARE` of the rows (a full build is then cheaper)."""
+    """``old`` brought up to date (see the module), or None when that does not add up -- rows deleted outside
+    the people read again, the merge log shortened, no merge log -- or would read more than
+    :data:`UPDATE_MAX_SHARE` of the rows (a full build is then cheaper).
+
+    Rows newer than the entry (``seq`` above its max) go into their person's block after the rows already
+    there at the same time (a newer ``seq`` sorts last among equal times), or form a new person's block;
+    both sides of every merge since are read again whole and replace their old blocks."""
     if old.merges is None or old.stamp[1] is None:
         return None
     t0 = time.perf_counter()
@@ -367,85 +371,122 @@ def _update(old: SortedEvents, con, sql: str) -> SortedEvents | None:
             merges = _merge_stamp(cur)
             if merges is None or merges[0] < old.merges[0] or stamp[1] is None or stamp[1] < old.stamp[1]:
                 return None
-            # the people with new rows, and both sides of every merge since (>=: merges in the same instant as
-            # the last one seen are read again; reading a person again is always safe)
-            dirty = (f"SELECT DISTINCT person_id FROM ({sql}) WHERE seq > {int(old.stamp[1])} "
-                     "AND person_id IS NOT NULL")
-            args: list = []
+            merged = pa.array([], pa.string())
             if merges[0] > old.merges[0]:
-                since = "TRUE" if old.merges[1] is None else "merged_at >= CAST(? AS TIMESTAMP)"
-                dirty += (f" UNION SELECT from_person FROM main.merges WHERE {since} "
-                          f"UNION SELECT into_person FROM main.merges WHERE {since}")
-                args = [] if old.merges[1] is None else [old.merges[1], old.merges[1]]
-            touched = cur.sql(dirty, params=args or None).to_arrow_table().column(0).combine_chunks().cast(pa.string())
-            if len(touched) > UPDATE_MAX_SHARE * max(old.n_people, 1) and len(touched) > 1000:
-                return None
-            cur.register("__wf_touched", pa.table({"person_id": touched}))
+                # >=: merges in the same instant as the last one seen are read again (always safe)
+                since, args = ("TRUE", []) if old.merges[1] is None else \
+                    ("merged_at >= CAST(? AS TIMESTAMP)", [old.merges[1], old.merges[1]])
+                merged = cur.sql(f"SELECT from_person FROM main.merges WHERE {since} UNION "
+                                 f"SELECT into_person FROM main.merges WHERE {since}", params=args or None
+                                 ).to_arrow_table().column(0).combine_chunks().cast(pa.string())
+                if len(merged) > UPDATE_MAX_SHARE * max(old.n_people, 1) and len(merged) > 1000:
+                    return None
+            cur.register("__wf_merged", pa.table({"person_id": merged}))
             try:
-                rows = cur.sql(f"SELECT person_id, event, epoch_us(ts) AS ts FROM ({sql}) "
-                               "WHERE person_id IN (SELECT person_id FROM __wf_touched) "
+                # rows of merged people, whole; other people's rows newer than the entry
+                rows = cur.sql(f"SELECT person_id, event, epoch_us(ts) AS ts FROM ({sql}) WHERE person_id IS NOT NULL AND "
+                               f"(seq > {int(old.stamp[1])} OR person_id IN (SELECT person_id FROM __wf_merged)) "
                                "ORDER BY person_id, ts, seq").to_arrow_table()
             finally:
-                cur.unregister("__wf_touched")
+                cur.unregister("__wf_merged")
         finally:
             cur.execute("COMMIT")
     finally:
         cur.close()
     if rows.num_rows > UPDATE_MAX_SHARE * max(old.rows, 1) and rows.num_rows > 10_000:
         return None
-    # the old rows of everyone touched go; their rows as they are now come in, as whole blocks
-    gone_person = pc.is_in(old.people, value_set=touched).to_numpy(zero_copy_only=False)
-    keep_rows = ~gone_person[old.pk]
-    if int(keep_rows.sum()) + rows.num_rows != stamp[0]:
-        return None  # rows deleted (or changed) outside the people read again: build from scratch
-    kept_people = old.people.filter(pa.array(~gone_person))
-    d_pid = rows.column(0).combine_chunks() if rows.num_rows else pa.array([], pa.string())
-    if rows.num_rows:
-        newp = np.empty(rows.num_rows, bool)
-        newp[0] = True
-        newp[1:] = pc.not_equal(d_pid.slice(1), d_pid.slice(0, rows.num_rows - 1)).to_numpy(zero_copy_only=False)
-        d_people = pc.take(d_pid, pa.array(np.flatnonzero(newp))).cast(pa.string())
-        d_local = np.cumsum(newp, dtype=np.int64) - 1  # block number of each new row
+    # the old blocks of merged people go
+    if len(merged):
+        gone_person = pc.is_in(old.people, value_set=merged).to_numpy(zero_copy_only=False)
+        keep_rows = ~gone_person[old.pk]
+        kept_people = old.people.filter(pa.array(~gone_person))
+        k_rows = int(keep_rows.sum())
     else:
-        d_people, d_local = pa.array([], pa.string()), np.zeros(0, np.int64)
+        gone_person, keep_rows, kept_people, k_rows = None, None, old.people, old.rows
+    if k_rows + rows.num_rows != stamp[0]:
+        return None  # rows deleted (or changed) outside the people read again: build from scratch
+    n = rows.num_rows
+    d_pid = rows.column(0).combine_chunks().cast(pa.string()) if n else pa.array([], pa.string())
+    if n:
+        newp = np.empty(n, bool)
+        newp[0] = True
+        newp[1:] = pc.not_equal(d_pid.slice(1), d_pid.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+        firsts = np.flatnonzero(newp)
+        d_people_all = pc.take(d_pid, pa.array(firsts))
+        d_local = np.cumsum(newp, dtype=np.int64) - 1  # the person (of d_people_all) of each row
+    else:
+        d_people_all, d_local = pa.array([], pa.string()), np.zeros(0, np.int64)
+    # which of them already have a block among the kept people (new rows go into it) and which are new
+    at_kept = pc.index_in(d_people_all, value_set=kept_people).to_numpy(zero_copy_only=False)
+    has_block = ~np.isnan(at_kept.astype(float)) if len(d_people_all) else np.zeros(0, bool)
+    k_idx = np.where(has_block, np.nan_to_num(at_kept.astype(float), nan=0), 0).astype(np.int64)
+    d_people = d_people_all.filter(pa.array(~has_block))  # people without a block: new, or merged (read whole)
     # numbering of the union, in person id order (the build's ORDER BY person_id: byte order, as here)
-    k_np = np.asarray(kept_people.to_pylist(), dtype=object)
+    k_np = np.asarray(kept_people.to_pylist(), dtype=object) if len(d_people) else None
     dp_np = np.asarray(d_people.to_pylist(), dtype=object)
-    ins = np.searchsorted(k_np, dp_np) if len(k_np) else np.zeros(len(dp_np), np.int64)
+    n_k = len(kept_people)
+    ins = np.searchsorted(k_np, dp_np) if len(dp_np) and n_k else np.zeros(len(dp_np), np.int64)
     new_of_d = ins + np.arange(len(dp_np))
-    new_of_k = np.arange(len(k_np)) + np.searchsorted(ins, np.arange(len(k_np)), side="right")
+    new_of_k = np.arange(n_k) + (np.searchsorted(ins, np.arange(n_k), side="right") if len(ins) else 0)
     old_to_new = np.full(len(old.people), -1, np.int64)
-    old_to_new[np.flatnonzero(~gone_person)] = new_of_k
-    k_pk = old_to_new[old.pk[keep_rows]].astype(np.int32)
-    d_pk = new_of_d[d_local].astype(np.int32)
+    old_to_new[np.flatnonzero(~gone_person) if gone_person is not None else np.arange(n_k)] = new_of_k
+    src_pk = old.pk[keep_rows] if keep_rows is not None else old.pk
+    k_pk = old_to_new[src_pk].astype(np.int32) if len(dp_np) or gone_person is not None else np.asarray(src_pk)
+    k_ts = old.ts[keep_rows] if keep_rows is not None else old.ts
+    k_code0 = old.code[keep_rows] if keep_rows is not None else old.code
+    # each row read: its person's final number
+    person_new = np.empty(len(d_people_all), np.int64)
+    person_new[has_block] = new_of_k[k_idx[has_block]]
+    person_new[~has_block] = new_of_d
+    d_pk = person_new[d_local].astype(np.int32)
     # event codes: new names go after the old ones; "no name" moves to the end
     names = old.names.to_pylist()
     old_none = len(names)
     lut = {v: i for i, v in enumerate(names)}
-    d_names = rows.column(1).combine_chunks() if rows.num_rows else pa.array([], pa.string())
-    enc = d_names.dictionary_encode()
+    enc = (rows.column(1).combine_chunks() if n else pa.array([], pa.string())).dictionary_encode()
     local = [lut.setdefault(v, len(lut)) for v in enc.dictionary.to_pylist()]
     none = len(lut)
-    local_arr = np.array(local + [none], np.int64)
-    d_code = local_arr[pc.fill_null(enc.indices, len(local)).to_numpy(zero_copy_only=False)] if rows.num_rows \
-        else np.zeros(0, np.int64)
-    k_code = old.code[keep_rows].astype(np.int32)
-    if none != old_none:
-        k_code[k_code == old_none] = none
+    d_code = np.array(local + [none], np.int64)[pc.fill_null(enc.indices, len(local)).to_numpy(
+        zero_copy_only=False)] if n else np.zeros(0, np.int64)
     ctype = np.int16 if none < 32000 else np.int32
-    d_ts = rows.column(2).to_numpy() if rows.num_rows else np.zeros(0, np.int64)
-    at = np.searchsorted(k_pk, d_pk, side="left")  # each new block goes before the next kept person
-    pk = np.insert(k_pk, at, d_pk)
-    code = np.insert(k_code.astype(ctype), at, d_code.astype(ctype))
-    ts = np.insert(old.ts[keep_rows], at, d_ts.astype(np.int64))
-    perm = np.empty(len(k_np) + len(dp_np), np.int64)  # final position -> index into kept + new people
-    perm[new_of_k] = np.arange(len(k_np))
-    perm[new_of_d] = len(k_np) + np.arange(len(dp_np))
-    people = pa.concat_arrays([kept_people.cast(pa.string()), d_people.cast(pa.string())]).take(pa.array(perm))
+    k_code = k_code0.astype(ctype)
+    if none != old_none:
+        k_code = k_code.copy() if k_code is k_code0 else k_code
+        k_code[k_code0 == old_none] = none
+    d_ts = rows.column(2).to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
+    # where each row goes among the kept rows: a new block before the next person's; a row of a person with a
+    # block after that block's rows at or before its time (binary search inside the block, all rows at once)
+    lo = np.searchsorted(k_pk, d_pk, side="left")
+    into = has_block[d_local] if n else np.zeros(0, bool)
+    if into.any():
+        hi = np.searchsorted(k_pk, d_pk[into], side="right")
+        a, t = lo[into].copy(), d_ts[into]
+        while True:
+            live = a < hi
+            if not live.any():
+                break
+            mid = np.minimum((a + hi) // 2, len(k_ts) - 1)
+            right = live & (k_ts[mid] <= t)
+            a = np.where(right, mid + 1, a)
+            hi = np.where(live & ~right, mid, hi)
+        lo[into] = a
+    # equal positions keep the rows' order: by person number, then time and arrival (the query's order)
+    order = np.argsort(d_pk, kind="stable")
+    pos, d_pk, d_code, d_ts = lo[order], d_pk[order], d_code[order], d_ts[order]
+    pk = np.insert(k_pk, pos, d_pk)
+    code = np.insert(k_code, pos, d_code.astype(ctype))
+    ts = np.insert(k_ts, pos, d_ts)
+    if len(dp_np):
+        perm = np.empty(n_k + len(dp_np), np.int64)  # final position -> index into kept + new people
+        perm[new_of_k] = np.arange(n_k)
+        perm[new_of_d] = n_k + np.arange(len(dp_np))
+        people = pa.concat_arrays([kept_people.cast(pa.string()), d_people.cast(pa.string())]).take(pa.array(perm))
+    else:
+        people = kept_people
     se = SortedEvents(stamp, people, pa.array(list(lut), pa.string()), pk, code, ts,
                       time.perf_counter() - t0, merges=merges,
                       how="loaded+updated" if old.how.startswith("loaded") else "updated")
-    se.disk_lag = old.disk_lag + rows.num_rows
+    se.disk_lag = old.disk_lag + n
     return se
 
 
