@@ -417,9 +417,9 @@ def _update(old: SortedEvents, con, sql: str) -> SortedEvents | None:
     else:
         d_people_all, d_local = pa.array([], pa.string()), np.zeros(0, np.int64)
     # which of them already have a block among the kept people (new rows go into it) and which are new
-    at_kept = pc.index_in(d_people_all, value_set=kept_people).to_numpy(zero_copy_only=False)
-    has_block = ~np.isnan(at_kept.astype(float)) if len(d_people_all) else np.zeros(0, bool)
-    k_idx = np.where(has_block, np.nan_to_num(at_kept.astype(float), nan=0), 0).astype(np.int64)
+    at_kept = pc.index_in(d_people_all, value_set=kept_people)
+    has_block = pc.is_valid(at_kept).to_numpy(zero_copy_only=False).astype(bool)
+    k_idx = pc.fill_null(at_kept, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     d_people = d_people_all.filter(pa.array(~has_block))  # people without a block: new, or merged (read whole)
     # numbering of the union, in person id order (the build's ORDER BY person_id: byte order, as here)
     k_np = np.asarray(kept_people.to_pylist(), dtype=object) if len(d_people) else None
@@ -450,8 +450,7 @@ def _update(old: SortedEvents, con, sql: str) -> SortedEvents | None:
         zero_copy_only=False)] if n else np.zeros(0, np.int64)
     ctype = np.int16 if none < 32000 else np.int32
     k_code = k_code0.astype(ctype)
-    if none != old_none:
-        k_code = k_code.copy() if k_code is k_code0 else k_code
+    if none != old_none:  # (astype copied: the old arrays, maybe a mapped file, are not written)
         k_code[k_code0 == old_none] = none
     d_ts = rows.column(2).to_numpy().astype(np.int64) if n else np.zeros(0, np.int64)
     # where each row goes among the kept rows: a new block before the next person's; a row of a person with a
