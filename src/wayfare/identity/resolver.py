@@ -97,60 +97,103 @@ class IdentityResolver:
     ) -> Resolution:
         """Person id per message; writes new identities, merges and the merge log through ``con``."""
         keys = [tuple(ids) for ids in per_message]
-        distinct = set(keys)  # a batch repeats the same few identifier lists many times: union each once
-        all_ids: set[Ident] = {i for ids in distinct for i in ids}
-        known = self._lookup(con, all_ids)
-        uf = _UF()
+        distinct = set(keys)  # a batch repeats the same few identifier lists many times: resolve each once
+        uses: dict[Ident, int] = {}
+        for ids in distinct:
+            for i in ids:
+                uses[i] = uses.get(i, 0) + 1
+        known = self._lookup(con, set(uses))
+        res = Resolution(person_ids=[])
+        # A list whose identifiers appear in no other list of the batch, and that meets at most one known person,
+        # is its own component: its person is that one, or a new one (most lists: one visitor's or customer's
+        # ids, seen before). Only the rest — lists that share identifiers, or that join two known people — go
+        # through the union-find, and only they can merge people.
+        person_of: dict[tuple, str | None] = {(): None}
+        linked: list[tuple] = []
         for ids in distinct:
             if not ids:
                 continue
-            head = ids[0]
-            uf.find(head)
-            for other in ids[1:]:
-                uf.union(head, other)
-        for ident, pid in known.items():
-            uf.union(ident, ("__person__", pid))
-
-        comp_people: dict[object, set[str]] = {}
-        for ident in all_ids:
-            comp_people.setdefault(uf.find(ident), set())
-        for ident, pid in known.items():
-            comp_people[uf.find(ident)].add(pid)
-
-        created = self._first_seen(con, {p for ps in comp_people.values() if len(ps) > 1 for p in ps})
-        comp_person: dict[object, str] = {}
-        res = Resolution(person_ids=[])
-        for root, people in comp_people.items():
-            if not people:
-                comp_person[root] = new_person_id()
-            elif len(people) == 1:
-                comp_person[root] = next(iter(people))
+            found = None
+            simple = True
+            for i in ids:
+                if uses[i] > 1:
+                    simple = False
+                    break
+                p = known.get(i)
+                if p is not None:
+                    if found is not None and p != found:
+                        simple = False
+                        break
+                    found = p
+            if simple:
+                person_of[ids] = found or new_person_id()
             else:
-                winner = min(people, key=lambda p: (created.get(p, dt.datetime.max), p))
-                comp_person[root] = winner
-                res.merges.extend((p, winner) for p in sorted(people) if p != winner)
+                linked.append(ids)
+        comp_person: dict[object, str] = {}
+        uf = _UF()
+        if linked:
+            for ids in linked:
+                head = ids[0]
+                uf.find(head)
+                for other in ids[1:]:
+                    uf.union(head, other)
+            linked_ids = {i for ids in linked for i in ids}
+            for ident in linked_ids:
+                pid = known.get(ident)
+                if pid is not None:
+                    uf.union(ident, ("__person__", pid))
+            comp_people: dict[object, set[str]] = {}
+            for ident in linked_ids:
+                comp_people.setdefault(uf.find(ident), set())
+                pid = known.get(ident)
+                if pid is not None:
+                    comp_people[uf.find(ident)].add(pid)
+            created = self._first_seen(con, {p for ps in comp_people.values() if len(ps) > 1 for p in ps})
+            for root, people in comp_people.items():
+                if not people:
+                    comp_person[root] = new_person_id()
+                elif len(people) == 1:
+                    comp_person[root] = next(iter(people))
+                else:
+                    winner = min(people, key=lambda p: (created.get(p, dt.datetime.max), p))
+                    comp_person[root] = winner
+                    res.merges.extend((p, winner) for p in sorted(people) if p != winner)
+            for ids in linked:
+                person_of[ids] = comp_person[uf.find(ids[0])]
+            if res.merges:  # a simple list's known person may have just been merged into another
+                into = dict(res.merges)
+                for ids, pid in person_of.items():
+                    if pid in into:
+                        person_of[ids] = into[pid]
 
         new_rows_k, new_rows_v, new_rows_p, new_rows_t = [], [], [], []
         first_time: dict[Ident, dt.datetime] = {}
-        person_of: dict[tuple, str | None] = {k: (comp_person[uf.find(k[0])] if k else None) for k in distinct}
+        person_ids = res.person_ids
         for ids, ts in zip(keys, seen_at, strict=True):
-            pid = person_of[ids]
-            res.person_ids.append(pid)  # type: ignore[arg-type]
+            person_ids.append(person_of[ids])  # type: ignore[arg-type]
             for ident in ids:
                 if ident not in known:
                     prev = first_time.get(ident)
                     if prev is None or ts < prev:
                         first_time[ident] = ts
         known_people = set(known.values())
-        for pid, ts in zip(res.person_ids, seen_at, strict=True):
+        for pid, ts in zip(person_ids, seen_at, strict=True):
             if pid is not None and pid not in known_people:
                 prev = res.new_people.get(pid)
                 if prev is None or ts < prev:
                     res.new_people[pid] = ts
+        # an identifier's person: its list's (every list holding it has the same person by construction)
+        ident_person: dict[Ident, str] = {}
+        for ids in distinct:
+            if ids:
+                pid = person_of[ids]
+                for ident in ids:
+                    if ident in first_time:
+                        ident_person[ident] = pid  # type: ignore[assignment]
         for ident, ts in first_time.items():
             new_rows_k.append(ident[0])
             new_rows_v.append(ident[1])
-            new_rows_p.append(comp_person[uf.find(ident)])
+            new_rows_p.append(ident_person[ident])
             new_rows_t.append(ts)
 
         ws = self.scope.workspace_id

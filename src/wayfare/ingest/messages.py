@@ -26,6 +26,7 @@ __all__ = [
     "TooLarge",
     "check_message",
     "to_row",
+    "batch_rows",
     "parse_time",
     "stable_message_id",
 ]
@@ -220,6 +221,158 @@ def to_row(m: dict, received_at: dt.datetime, source: str, default_channel: str 
         "traits": traits,
         "_ids": identifiers(m, uid, aid, traits),
     }
+
+
+_FAST_TYPES = frozenset(("track", "page", "screen", "identify"))
+_fromiso = dt.datetime.fromisoformat
+
+
+def _fast_time(v: Any) -> dt.datetime | None:
+    """``parse_time`` for the plain case (a string ``fromisoformat`` reads, in range); None for anything else."""
+    if type(v) is not str:
+        return None
+    try:
+        t = _fromiso(v)
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.UTC).replace(tzinfo=None)
+    return t if 1970 <= t.year <= 2200 else None
+
+
+def _fast_row(m: Any, received_at: dt.datetime, source: str, type_: str | None,
+              sent_at: dt.datetime | None) -> dict | None:
+    """``to_row(check_message(m))`` for a well-formed track, page, screen or identify message; None for anything
+    else (another type, an unusual value, an error), which then takes the full path and its exact error."""
+    if type(m) is not dict:
+        return None
+    t = m.get("type")
+    if type_ is not None:
+        if t is not None and t != type_:
+            return None
+        t = type_
+    if t not in _FAST_TYPES:
+        return None
+    uid = m.get("userId")
+    if uid is not None:
+        if type(uid) is not str or len(uid) > 256:
+            return None
+        uid = normalize_id(uid)
+    aid = m.get("anonymousId")
+    if aid is not None:
+        if type(aid) is not str or len(aid) > 256:
+            return None
+        aid = normalize_id(aid)
+    if not uid and not aid:
+        return None
+    if t == "track":
+        event = m.get("event")
+        if type(event) is not str or len(event) > 200:
+            return None
+        event = event.strip()
+        if not event:
+            return None
+    elif t == "identify":
+        event = None
+    else:
+        event = m.get("name")
+        event = event.strip() if type(event) is str else None
+    props = m.get("properties")
+    if props is None:
+        props = {}
+    elif type(props) is not dict:
+        return None
+    ctx = m.get("context")
+    if ctx is None:
+        ctx = {}
+    elif type(ctx) is not dict:
+        return None
+    traits = m.get("traits")
+    if traits is None:
+        traits = {}
+    elif type(traits) is not dict:
+        return None
+    integ = m.get("integrations")
+    if integ is not None and type(integ) is not dict:
+        return None
+    if not traits and type(ctx.get("traits")) is dict:
+        traits = ctx["traits"]
+    v = m.get("timestamp")
+    if v is not None:
+        ts = _fast_time(v)
+        if ts is None:
+            return None
+        if m.get("sentAt") is not None and _fast_time(m["sentAt"]) is None:
+            return None
+        if m.get("originalTimestamp") is not None and _fast_time(m["originalTimestamp"]) is None:
+            return None
+    else:
+        ts = None
+        v = m.get("originalTimestamp")
+        if v is not None:
+            ts = _fast_time(v)
+            if ts is None:
+                return None
+        v = m.get("sentAt")
+        sent = sent_at if v is None else _fast_time(v)
+        if v is not None and sent is None:
+            return None
+        if ts is None:
+            ts = received_at
+        elif sent is not None:
+            ts = ts + (received_at - sent)
+    mid = m.get("messageId")
+    if mid is None or mid == "":
+        mid = str(uuid.uuid4())
+    elif type(mid) is not str or len(mid) > 200:
+        return None
+    if uid and aid:
+        ids = [("user_id", uid), ("anonymous_id", aid)]
+    else:
+        ids = [("user_id", uid)] if uid else [("anonymous_id", aid)]
+    if traits:
+        ids = identifiers({"type": t}, uid, aid, traits)
+    return {
+        "message_id": mid,
+        "type": t,
+        "event": event,
+        "anonymous_id": aid,
+        "user_id": uid,
+        "ts": ts,
+        "received_at": received_at,
+        "channel": _channel(m, props, ctx, None),
+        "source": str(m.get("source") or source)[:80],
+        "revenue": _revenue(props) if t == "track" else None,
+        "properties": props,
+        "context": ctx,
+        "traits": traits,
+        "_ids": ids,
+    }
+
+
+def batch_rows(batch: list, received_at: dt.datetime, source: str, *, sizes: bool = True,
+               context: dict | None = None, sent_at: Any = None, where: str = "batch") -> list[dict]:
+    """Event rows for a batch's messages, or a ValidationError naming the first bad one's field. ``sizes=False``
+    skips measuring each message (the caller knows the whole body is within one message's limit); ``context``
+    and ``sent_at`` are the batch's own, which every message without its own inherits."""
+    fast_sent = None
+    if sent_at is not None:
+        fast_sent = _fast_time(sent_at)
+    plain = context is None and (sent_at is None or fast_sent is not None)
+    rows = []
+    for i, m in enumerate(batch):
+        r = None
+        if plain and (not sizes or (type(m) is dict and len(orjson.dumps(m)) <= MAX_EVENT_BYTES)):
+            r = _fast_row(m, received_at, source, None, fast_sent)
+        if r is None:  # the full checks: a message the fast path does not cover, or an error to name exactly
+            if context and isinstance(m, dict) and (m.get("context") is None or isinstance(m.get("context"), dict)):
+                m = {**m, "context": {**context, **(m.get("context") or {})}}
+            if sent_at and isinstance(m, dict) and "sentAt" not in m:
+                m = {**m, "sentAt": sent_at}
+            r = to_row(check_message(m, f"{where}[{i}]", size=None if sizes or context else 0), received_at,
+                       source=source)
+        rows.append(r)
+    return rows
 
 
 # --- OpenAPI shapes ------------------------------------------------------------------------------

@@ -154,79 +154,64 @@ def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection,
             "SELECT workspace_id, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
             "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM __wf_events"
         )
+        res.inserted = n
+        _update_profiles(con, ws, fresh, resolution.person_ids)
     finally:
         con.unregister("__wf_events")
-    res.inserted = n
-    _update_profiles(con, ws, fresh, resolution.person_ids, resolution.new_people)
     return res, kept
 
 
-def _update_profiles(
-    con: duckdb.DuckDBPyConnection, ws: str, rows: list[dict], pids: list[str], new_people: dict[str, dt.datetime]
-) -> None:
-    agg: dict[str, list] = {}
+_TRAIT_TYPES = frozenset(("identify", "track", "page", "screen", "alias"))  # a group's traits are the group's
+
+# First and last seen of everyone in the flush, from the events just inserted (``__wf_events``), in one upsert that
+# DuckDB runs without the GIL; a row is rewritten only when its range widens or its traits change. ``__wf_traits``
+# holds the merged traits of the few people whose traits the flush changes ('{}' for the rest means "keep").
+_PROFILES_UPSERT = """
+INSERT INTO main.profiles AS p
+SELECT ?, e.person_id, ?::TIMESTAMP, min(e.ts), max(e.ts), {traits}::JSON
+FROM __wf_events e {join}
+WHERE e.person_id IS NOT NULL GROUP BY e.person_id
+ON CONFLICT (workspace_id, person_id) DO UPDATE SET
+    first_seen = least(p.first_seen, excluded.first_seen),
+    last_seen = greatest(p.last_seen, excluded.last_seen),
+    traits = CASE WHEN excluded.traits::VARCHAR = '{{}}' THEN p.traits ELSE excluded.traits END
+WHERE excluded.first_seen < p.first_seen OR excluded.last_seen > p.last_seen OR p.first_seen IS NULL
+    OR p.last_seen IS NULL OR excluded.traits::VARCHAR <> '{{}}'
+"""
+_UPSERT_PLAIN = _PROFILES_UPSERT.format(traits="'{}'", join="")
+_UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '{}')",
+                                         join="LEFT JOIN __wf_traits t ON t.person_id = e.person_id")
+
+
+def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, rows: list[dict], pids: list[str | None]) -> None:
+    """Create or widen the profiles of the people in ``rows`` (just inserted as ``__wf_events``); traits sent
+    with the events are merged over the stored ones, later rows winning."""
+    changed: dict[str, dict] = {}
     for r, pid in zip(rows, pids, strict=True):
-        if pid is None:
-            continue
-        a = agg.get(pid)
-        ts = r["ts"]
-        if a is None:
-            a = agg[pid] = [ts, ts, {}]
-        else:
-            if ts < a[0]:
-                a[0] = ts
-            if ts > a[1]:
-                a[1] = ts
-        if r["traits"] and r["type"] in ("identify", "track", "page", "screen", "alias"):
-            a[2].update(r["traits"])
-    people = list(agg)
+        if r["traits"] and pid is not None and r["type"] in _TRAIT_TYPES:
+            t = changed.get(pid)
+            if t is None:
+                changed[pid] = dict(r["traits"])
+            else:
+                t.update(r["traits"])
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    if not changed:
+        con.execute(_UPSERT_PLAIN, [ws, now])
+        return
+    people = list(changed)
     con.register("__wf_pp", pa.table({"person_id": pa.array(people, pa.string())}))
     try:
-        existing = con.execute(
-            "SELECT p.person_id, p.created_at, p.first_seen, p.last_seen, p.traits FROM main.profiles p "
-            "SEMI JOIN __wf_pp q ON p.person_id = q.person_id WHERE p.workspace_id = ?",
+        stored = dict(con.execute(
+            "SELECT p.person_id, p.traits FROM main.profiles p SEMI JOIN __wf_pp q ON p.person_id = q.person_id "
+            "WHERE p.workspace_id = ?",
             [ws],
-        ).fetchall()
+        ).fetchall())
     finally:
         con.unregister("__wf_pp")
-    old = {r[0]: r for r in existing}
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    cols: dict[str, list] = {k: [] for k in ("person_id", "created_at", "first_seen", "last_seen", "traits")}
-    for pid, (first, last, traits) in agg.items():
-        o = old.get(pid)
-        if o is not None:
-            if not traits and o[2] is not None and o[2] <= first and o[3] is not None and o[3] >= last:
-                continue
-            merged = {**orjson.loads(o[4] or "{}"), **traits} if traits else orjson.loads(o[4] or "{}")
-            first = min(first, o[2]) if o[2] else first
-            last = max(last, o[3]) if o[3] else last
-            created = o[1]
-        else:
-            merged = traits
-            created = now
-        cols["person_id"].append(pid)
-        cols["created_at"].append(created)
-        cols["first_seen"].append(first)
-        cols["last_seen"].append(last)
-        cols["traits"].append(_dumps(merged) or "{}")
-    if not cols["person_id"]:
-        return
-    n = len(cols["person_id"])
-    tbl = pa.table(
-        {
-            "workspace_id": pa.array([ws] * n, pa.string()),
-            "person_id": pa.array(cols["person_id"], pa.string()),
-            "created_at": pa.array(cols["created_at"], pa.timestamp("us")),
-            "first_seen": pa.array(cols["first_seen"], pa.timestamp("us")),
-            "last_seen": pa.array(cols["last_seen"], pa.timestamp("us")),
-            "traits": pa.array(cols["traits"], pa.string()),
-        }
-    )
-    con.register("__wf_prof", tbl)
+    merged = [_dumps({**orjson.loads(stored.get(p) or "{}"), **changed[p]}) or "{}" for p in people]
+    con.register("__wf_traits", pa.table({"person_id": pa.array(people, pa.string()),
+                                          "traits": pa.array(merged, pa.string())}))
     try:
-        con.execute(
-            "INSERT OR REPLACE INTO main.profiles SELECT workspace_id, person_id, created_at, first_seen, last_seen, "
-            "traits::JSON FROM __wf_prof"
-        )
+        con.execute(_UPSERT_TRAITS, [ws, now])
     finally:
-        con.unregister("__wf_prof")
+        con.unregister("__wf_traits")

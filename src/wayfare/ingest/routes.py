@@ -33,6 +33,7 @@ from .messages import (
     PageIn,
     TooLarge,
     TrackIn,
+    batch_rows,
     check_message,
     to_row,
 )
@@ -123,19 +124,12 @@ def make_router(store: Store, committer: GroupCommitter) -> APIRouter:
                 if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
                     raise ValidationError("a batch body is an object with a 'batch' list", where="batch")
                 shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
-                msgs = []
                 # a body within the per-message limit cannot hold a message over it: skip measuring each
-                small = 0 if len(raw) <= MAX_EVENT_BYTES and not shared_ctx else None
-                sent_at = body.get("sentAt")
-                for i, m in enumerate(body["batch"]):
-                    if shared_ctx and isinstance(m, dict):
-                        m = {**m, "context": {**shared_ctx, **(m.get("context") or {})}}
-                    if sent_at and isinstance(m, dict) and "sentAt" not in m:
-                        m = {**m, "sentAt": sent_at}
-                    msgs.append(check_message(m, f"batch[{i}]", size=small))
+                rows = batch_rows(body["batch"], received, f"http:{key.key_id}",
+                                  sizes=len(raw) > MAX_EVENT_BYTES or shared_ctx is not None,
+                                  context=shared_ctx, sent_at=body.get("sentAt"))
             else:
-                msgs = [check_message(body, "body", type_=kind)]
-            rows = [to_row(m, received, source=f"http:{key.key_id}") for m in msgs]
+                rows = [to_row(check_message(body, "body", type_=kind), received, source=f"http:{key.key_id}")]
         except TooLarge as e:
             return _error(413, str(e), e.where)
         except ValidationError as e:

@@ -130,8 +130,13 @@ def _version() -> str:
 
 
 def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+    import os
+    import sys
+
     import uvicorn
 
+    if os.environ.get("WF_SWITCH"):
+        sys.setswitchinterval(float(os.environ["WF_SWITCH"]))
     store = Store(store_path)
     app = create_app(store)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
