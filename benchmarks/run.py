@@ -77,7 +77,7 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
         return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
     from wayfare.store import Store, create_key
 
-    db = tmp / "http.db"
+    db = tmp / f"http-c{connections}.db"
     with Store(db) as s:
         key = create_key(s, "default", "ingest")["key"]
     port = 18000 + os.getpid() % 1000
@@ -142,7 +142,7 @@ def bench_inprocess(tmp: Path, batches: int = 300) -> dict:
 
     import orjson
 
-    from wayfare.ingest.messages import check_message, to_row
+    from wayfare.ingest.messages import batch_rows
     from wayfare.ingest.pipeline import write_rows
     from wayfare.store import Store
 
@@ -158,13 +158,16 @@ def bench_inprocess(tmp: Path, batches: int = 300) -> dict:
                  "properties": {"revenue": (c * 100 + i) % 50, "channel": "web", "item": "Lasagne"}} for i in range(100)]
         bodies.append(orjson.dumps({"batch": msgs}))
     received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    import gc
+
+    gc.freeze()  # as `wayfare serve` does (web/app.py serve): the young generation every 50k allocations
+    old_threshold = gc.get_threshold()
+    gc.set_threshold(50_000, 20, 100)
     c0 = cpu()
     rows = []
-    for raw in bodies:
+    for raw in bodies:  # what the server does with a body (routes.Ingest.answer)
         body = orjson.loads(raw)
-        small = 0 if len(raw) <= 32 * 1024 else None
-        rows.append([to_row(check_message(m, f"batch[{i}]", size=small), received, source="http:bench")
-                     for i, m in enumerate(body["batch"])])
+        rows.append(batch_rows(body["batch"], received, "http:bench", sizes=len(raw) > 32 * 1024))
     parse = (cpu() - c0) / (batches * 100) * 1e6
     with Store(tmp / "inproc.db") as s:
         scope = s.scope("default")
@@ -173,6 +176,8 @@ def bench_inprocess(tmp: Path, batches: int = 300) -> dict:
             with s.transaction() as con:
                 write_rows(scope, [r for rs in rows[k:k + 100] for r in rs], con)
         write = (cpu() - c0) / (batches * 100) * 1e6
+    gc.set_threshold(*old_threshold)
+    gc.unfreeze()
     return {"events": batches * 100, "parse_us_per_event_cpu": round(parse, 1),
             "write_us_per_event_cpu": round(write, 1),
             "one_core_ceiling_events_per_s": round(1e6 / (parse + write))}
@@ -191,6 +196,8 @@ def main() -> None:
         only = sys.argv[sys.argv.index("--only") + 1]
     benches = {
         "http_ingest": lambda: bench_http(tmp, seconds=5 if quick else 20),
+        # half the clients in flight: the latency a lighter (still saturating) load sees
+        "http_ingest_c16": lambda: bench_http(tmp, seconds=5 if quick else 20, connections=16),
         "in_process_cpu": lambda: bench_inprocess(tmp),
         "bare_duckdb_append": lambda: bench_bare_append(tmp, 200_000 if quick else 1_000_000),
         "csv_import": lambda: bench_csv(tmp),
