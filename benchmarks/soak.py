@@ -149,7 +149,7 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
     import uvicorn
 
     from wayfare.store import Store
-    from wayfare.web.app import create_app
+    from wayfare.web.app import create_app, tune_gc
 
     if trace:
         tracemalloc.start(1)  # one frame: deeper tracebacks slowed the server tenfold
@@ -168,6 +168,7 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
     store.write_lock = holds  # type: ignore[assignment]  # who holds the writer, and for how long
     app = create_app(store)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    tune_gc()  # as `wayfare serve`
     t0 = time.time()
 
     def sample() -> None:

@@ -19,7 +19,7 @@ from ..ingest.batcher import GroupCommitter
 from ..ingest.routes import OPENAPI_MODELS, Ingest, IngestFastPath, JSONAnswer, key_from_request, make_router
 from ..store import Store, verify_key
 
-__all__ = ["create_app", "AppState", "STARTUP_HOOKS", "ROUTER_FACTORIES"]
+__all__ = ["create_app", "AppState", "STARTUP_HOOKS", "ROUTER_FACTORIES", "serve", "tune_gc"]
 log = logging.getLogger("wayfare.web")
 
 
@@ -132,21 +132,26 @@ def _version() -> str:
     return __version__
 
 
-def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+def tune_gc() -> None:
+    """The collector settings of a long-running server, called once its app is built. The ingest path makes and
+    drops ~30 small containers an event: with the defaults (a young-generation pass every 700 allocations, older
+    passes rescanning every object of the app, its models included) the collector took ~17% of the event loop's
+    time under load. What exists now is long-lived (frozen: never scanned again), and the young generation is
+    collected every 50,000 allocations."""
     import gc
 
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
     import uvicorn
 
     store = Store(store_path)
     app = create_app(store)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    # The ingest path makes and drops ~30 small containers an event: the collector's default (a young-generation
-    # pass every 700 allocations, full passes over every object of the app, its models included) took ~17% of
-    # the event loop's time under load. What exists now is long-lived (frozen: never scanned again), and the
-    # young generation is collected every 50,000 allocations.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    tune_gc()
     try:
         server.run()
     finally:
