@@ -167,8 +167,8 @@ def register(app: FastAPI, state: AppState) -> None:
             if not body.confirm:
                 raise ValidationError("set confirm to true to erase", where="confirm")
             res = erase_person(sc, body.person, actor=f"api:{key.key_id}")
-            with sc.store.write_lock, contextlib.suppress(Exception):  # best effort: others may be writing
-                sc.store.cursor().execute("CHECKPOINT")
+            with contextlib.suppress(Exception):  # best effort: others may be writing
+                sc.store.checkpoint()
             res["file_rewrite"] = "pending: stop the server and run `wayfare privacy compact` to wipe freed pages"
             return res
         return await guarded(request, run)
