@@ -205,10 +205,17 @@ def to_row(m: dict, received_at: dt.datetime, source: str, default_channel: str 
     mid = str(mid) if mid not in (None, "") else str(uuid.uuid4())
     t = m["type"]
     event = m.get("event") if t == "track" else (m.get("name") if t in ("page", "screen") else None)
+    return _row(m, t, mid, event.strip() if isinstance(event, str) else None, uid, aid, ts, received_at, source,
+                default_channel, props, ctx, traits, identifiers(m, uid, aid, traits))
+
+
+def _row(m: dict, t: str, mid: str, event: str | None, uid: str | None, aid: str | None, ts: dt.datetime,
+         received_at: dt.datetime, source: str, default_channel: str | None, props: dict, ctx: dict, traits: dict,
+         ids: list[tuple[str, str]]) -> dict:
     return {
         "message_id": mid,
         "type": t,
-        "event": event.strip() if isinstance(event, str) else None,
+        "event": event,
         "anonymous_id": aid,
         "user_id": uid,
         "ts": ts,
@@ -219,7 +226,7 @@ def to_row(m: dict, received_at: dt.datetime, source: str, default_channel: str 
         "properties": props,
         "context": ctx,
         "traits": traits,
-        "_ids": identifiers(m, uid, aid, traits),
+        "_ids": ids,
     }
 
 
@@ -277,24 +284,15 @@ def _fast_row(m: Any, received_at: dt.datetime, source: str, type_: str | None,
     else:
         event = m.get("name")
         event = event.strip() if type(event) is str else None
-    props = m.get("properties")
-    if props is None:
-        props = {}
-    elif type(props) is not dict:
-        return None
-    ctx = m.get("context")
-    if ctx is None:
-        ctx = {}
-    elif type(ctx) is not dict:
-        return None
-    traits = m.get("traits")
-    if traits is None:
-        traits = {}
-    elif type(traits) is not dict:
-        return None
-    integ = m.get("integrations")
-    if integ is not None and type(integ) is not dict:
-        return None
+    objs = []
+    for key in ("properties", "context", "traits", "integrations"):
+        v = m.get(key)
+        if v is None:
+            v = {}
+        elif type(v) is not dict:
+            return None
+        objs.append(v)
+    props, ctx, traits = objs[0], objs[1], objs[2]
     if not traits and type(ctx.get("traits")) is dict:
         traits = ctx["traits"]
     v = m.get("timestamp")
@@ -332,22 +330,7 @@ def _fast_row(m: Any, received_at: dt.datetime, source: str, type_: str | None,
         ids = [("user_id", uid)] if uid else [("anonymous_id", aid)]
     if traits:
         ids = identifiers({"type": t}, uid, aid, traits)
-    return {
-        "message_id": mid,
-        "type": t,
-        "event": event,
-        "anonymous_id": aid,
-        "user_id": uid,
-        "ts": ts,
-        "received_at": received_at,
-        "channel": _channel(m, props, ctx, None),
-        "source": str(m.get("source") or source)[:80],
-        "revenue": _revenue(props) if t == "track" else None,
-        "properties": props,
-        "context": ctx,
-        "traits": traits,
-        "_ids": ids,
-    }
+    return _row(m, t, mid, event, uid, aid, ts, received_at, source, None, props, ctx, traits, ids)
 
 
 def batch_rows(batch: list, received_at: dt.datetime, source: str, *, sizes: bool = True,
