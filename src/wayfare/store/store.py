@@ -103,7 +103,9 @@ class Store:
         # group vacuuming on, such a checkpoint also merged the new rows into the last row group and rewrote it
         # (10-350 ms here, compressing strings again; an ingest request waited behind it); off, 10-15 ms. So the
         # automatic ones run without it, and checkpoint() -- idle moments, shutdown, after an erase -- with it.
-        self._vacuum_tasks = self._con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0]
+        # (a second Store on the same file shares DuckDB's instance, and so finds 0 here: DuckDB's default then)
+        vacuum = int(self._con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])
+        self._vacuum_tasks = vacuum if vacuum or "max_vacuum_tasks" in os.environ.get("WAYFARE_DUCKDB", "") else 100
         if not read_only:
             self._con.execute("SET max_vacuum_tasks = 0")
         self.write_lock = threading.RLock()
@@ -129,7 +131,7 @@ class Store:
     def checkpoint(self) -> None:
         """Fold the WAL into the file, vacuuming row groups (merging small ones, dropping deleted rows)."""
         with self.write_lock:
-            self._con.execute(f"SET max_vacuum_tasks = {int(self._vacuum_tasks)}")
+            self._con.execute(f"SET max_vacuum_tasks = {self._vacuum_tasks}")
             try:
                 self._con.execute("CHECKPOINT")
             finally:
