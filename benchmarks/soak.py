@@ -54,9 +54,11 @@ def wf(db: Path, *args: str, stdin: str | None = None, env: dict | None = None) 
                           text=True, check=True, env=env).stdout
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory in MB from /proc/PID/status: VmRSS (all), RssAnon (heap: Python, DuckDB, native) or RssFile
+    (file-backed pages: shared libraries and memory-mapped files)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -134,6 +136,10 @@ class _HoldTimer:
     def __exit__(self, *exc) -> None:
         self.release()
 
+    @property
+    def acquisitions(self) -> int:  # store.WriteLock's count (the ingest writer's identity cache reads it)
+        return self._lock.acquisitions
+
     def as_dict(self) -> dict:
         return {k: {"holds": v[0], "total_ms": round(v[1] * 1000), "max_ms": round(v[2] * 1000, 1), "over_50ms": v[3]}
                 for k, v in self.by_thread.items()}
@@ -179,6 +185,8 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
                 time.sleep(10)
                 duck = dict(cur.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory()").fetchall())
                 row = {"t": round(time.time() - t0, 1), "rss_mb": round(rss_mb(os.getpid()), 1),
+                       "rss_anon_mb": round(rss_mb(os.getpid(), "RssAnon"), 1),
+                       "rss_file_mb": round(rss_mb(os.getpid(), "RssFile"), 1),
                        "duckdb_mb": round(sum(duck.values()) / 2**20, 1),
                        "duckdb_top": {k: round(v / 2**20, 1) for k, v in sorted(duck.items(), key=lambda kv: -kv[1])[:4]},
                        # DuckDB's buffer-pool eviction queues: nodes of freed buffers ("dead") stay until a purge,
@@ -233,6 +241,10 @@ def main() -> None:
     ap.add_argument("--memray", metavar="FILE", help="run `wayfare serve` under memray (pip install memray), native "
                     "stacks, writing FILE: what is live at the end, by stack (`memray tree FILE`); not for latency")
     ap.add_argument("--no-pages", action="store_true", help="no owner browsing (to tell ingest's memory from the pages')")
+    ap.add_argument("--resend", type=int, metavar="N", default=0,
+                    help="draw message ids from a fixed pool of N, so that after the first N events every event is a "
+                         "client retry of one already stored: the store stops growing, the request path does not "
+                         "(to tell memory that grows with the data from memory that grows with the traffic)")
     a = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wayfare-soak-"))
@@ -291,7 +303,7 @@ def main() -> None:
                 batch = []
                 for _ in range(a.batch):
                     n += 1
-                    mid = uuid.uuid4().hex
+                    mid = f"soak-resend-{n % a.resend}" if a.resend else uuid.uuid4().hex
                     person = f"soak-{n % 5000}"
                     if n % 50 == 0:  # now and then a real order, which the flow confirms by email
                         ev = {"type": "track", "event": "Order Completed", "messageId": mid, "userId": person,
@@ -362,28 +374,28 @@ def main() -> None:
 
     con = duckdb.connect(str(db), read_only=True)
     con.execute("CREATE TEMP TABLE acked(mid VARCHAR)")
-    con.executemany("INSERT INTO acked VALUES (?)", [[m] for m in acked])
+    con.executemany("INSERT INTO acked VALUES (?)", [[m] for m in dict.fromkeys(acked)])  # --resend acks ids again
     found = con.execute("SELECT count(DISTINCT a.mid), count(*) FROM acked a JOIN events e ON e.message_id = a.mid")\
         .fetchone()
     rss = {label: _near(mem, at) for label, at in (("start", 60), ("middle", a.minutes * 30), ("end", a.minutes * 60))}
     slope_all = _slope([(t, m) for t, m in mem if t >= 60])
     slope_late = _slope([(t, m) for t, m in mem if t >= a.minutes * 30])
     p99 = pct(ingest_lat, 0.99)
-    lost, doubled = len(acked) - found[0], found[1] - found[0]
+    lost, doubled = len(set(acked)) - found[0], found[1] - found[0]
     flat = slope_late is not None and slope_late <= FLAT_MB_PER_MIN
     fast = p99 is not None and p99 < 100
     out = {
         "minutes": a.minutes, "rate_events_per_s": a.rate, "batch": a.batch, "server_warm_up_s": warm_s,
         "rss_mb_after_warm_up": mem[0][1] if mem else None,
         "load_average_start": load_start, "load_average_end": list(os.getloadavg()),
-        "acked_events": len(acked), "stored_acked": found[0], "stored_rows_for_acked": found[1],
+        "acked_events": len(set(acked)), "acked_requests_events": len(acked), "stored_acked": found[0], "stored_rows_for_acked": found[1],
         "lost": lost, "doubled": doubled,
         "ingest_requests": len(ingest_lat), "ingest_p50_ms": pct(ingest_lat, 0.50), "ingest_p99_ms": p99,
         "ingest_max_ms": pct(ingest_lat, 1.0), "ingest_over_100ms": sum(1 for x in ingest_lat if x > 0.1),
         "page_views": len(page_lat), "page_p50_ms": pct(page_lat, 0.5), "page_p95_ms": pct(page_lat, 0.95),
         "rss_mb": rss, "rss_mb_max": max(m for _, m in mem) if mem else None,
         "rss_slope_mb_per_min_after_first_minute": slope_all, "rss_slope_mb_per_min_second_half": slope_late,
-        "orders": len(orders), "confirmations_received": sink.count,
+        "orders": len(set(orders)), "confirmations_received": sink.count, "resend_pool": a.resend or None,
         "errors": errors[:20], "error_count": len(errors),
         "verdict": {
             "memory_flat": flat, "p99_under_100ms": fast, "nothing_lost_or_doubled": lost == 0 and doubled == 0,
