@@ -107,9 +107,10 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
         if _proc_cpu(srv.pid) - c < 0.05:
             break
     wrk(3)
-    cpu0 = _proc_cpu(srv.pid)
+    cpu0, helpers0 = _proc_cpu(srv.pid), _descendants_cpu(srv.pid)
     out = wrk(seconds)
     server_cpu = _proc_cpu(srv.pid) - cpu0
+    helpers_cpu = _descendants_cpu(srv.pid) - helpers0
     srv.terminate()
     srv.wait(60)
     with Store(db) as s:
@@ -125,7 +126,34 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
     return {"seconds": seconds, "connections": connections, "events_per_request": 100,
             "events_per_s": round(reqs * 100), "p50": lat("50"), "p99": lat("99"),
             "server_cpu_us_per_event": round(server_cpu / max(measured, 1) * 1e6, 1),
+            # the parsing processes (wayfare serve --parse-workers; one on a 2-core machine)
+            "parse_processes_cpu_us_per_event": round(helpers_cpu / max(measured, 1) * 1e6, 1),
             "non_2xx": int(non2xx.group(1)) if non2xx else 0, "events_stored": stored}
+
+
+def _descendants_cpu(pid: int) -> float:
+    """CPU seconds used so far by the processes under ``pid`` (the parsing processes, started via a forkserver)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                pass
+    under, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in under:
+                under.add(child)
+                todo.append(child)
+    total = 0.0
+    for p in under:
+        try:
+            total += _proc_cpu(p)
+        except OSError:
+            pass
+    return total
 
 
 def _proc_cpu(pid: int) -> float:

@@ -33,6 +33,9 @@ SETTINGS: dict[str, str] = {
     "WAYFARE_WORKSPACE": "The workspace commands act on (same as `--workspace`).",
     "WAYFARE_DUCKDB": "DuckDB settings for the embedded store, `name=value;name=value` (e.g. "
                       "`memory_limit=1GB;threads=2` on a small server); a bad name or value stops with an error.",
+    "WAYFARE_PARSE_WORKERS": "How many processes check ingest batches beside `wayfare serve`'s own (same as "
+                             "`--parse-workers`; default one per core beyond the first, at most 2; `0` keeps all "
+                             "in one process).",
     "WAYFARE_DEFAULT_REGION": "Region for phone numbers written without a country code (ISO 3166, e.g. GB).",
     "WAYFARE_PUBLIC_URL": "The address customers reach this server at: tracking links, unsubscribe and "
                           "confirmation links are built on it.",

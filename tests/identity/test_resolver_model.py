@@ -7,7 +7,9 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from wayfare.identity.resolver import IdentityCache
 from wayfare.ingest import check_message, to_row, write_rows
+from wayfare.ingest.pipeline import write_batches
 from wayfare.store import Store
 
 T0 = dt.datetime(2026, 3, 1, 9, 0)
@@ -52,9 +54,11 @@ class _Model:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=_batches)
-def test_people_are_the_connected_components_of_identifiers(tmp_path_factory, batches):
+@given(batches=_batches, cached=st.booleans())
+def test_people_are_the_connected_components_of_identifiers(tmp_path_factory, batches, cached):
+    """``cached``: batches go through one identity cache, as the ingest writer's flushes do."""
     store = Store(tmp_path_factory.mktemp("res") / "w.db")
+    cache = IdentityCache()
     try:
         scope = store.scope("default")
         model = _Model()
@@ -72,7 +76,12 @@ def test_people_are_the_connected_components_of_identifiers(tmp_path_factory, ba
                 rows.append(to_row(check_message(msg, "t"), T0 + dt.timedelta(minutes=n), "test"))
                 model.add(_idents(m))
                 n += 1
-            write_rows(scope, rows)
+            if cached:
+                with store.transaction() as con:
+                    write_batches(scope, [rows], con, cache=cache)
+                cache.commit()
+            else:
+                write_rows(scope, rows)
             # events: same person <=> same component
             ev = scope.rows("SELECT message_id, person_id FROM events")
             comp_of_msg = {}

@@ -112,6 +112,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    parse_workers: int = typer.Option(None, "--parse-workers", min=0, help="Processes that check ingest batches "
+                                      "beside the server's own (default: WAYFARE_PARSE_WORKERS, else one per core "
+                                      "beyond the first, at most 2; 0: all in one process)."),
 ) -> None:
     """Run the API (Segment-compatible ingest at /v1/...), the dashboard and the automation engine.
 
@@ -120,7 +123,7 @@ def serve(
     from ..web.app import serve as run
 
     console.print(f"wayfare serving {CTX.db} on http://{host}:{port}  (Ctrl-C to stop)")
-    run(CTX.db, host=host, port=port, log_level=log_level)
+    run(CTX.db, host=host, port=port, log_level=log_level, parse_workers=parse_workers)
 
 
 @app.command("import")

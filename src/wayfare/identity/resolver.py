@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from ..store import Scope, utcnow
 
-__all__ = ["IdentityResolver", "Resolution", "new_person_id"]
+__all__ = ["IdentityCache", "IdentityResolver", "Resolution", "new_person_id"]
 
 Ident = tuple[str, str]
 
@@ -33,6 +33,51 @@ class Resolution:
     person_ids: list[str]
     new_people: dict[str, dt.datetime] = field(default_factory=dict)
     merges: list[tuple[str, str]] = field(default_factory=list)  # (from, into)
+
+
+class IdentityCache:
+    """Identifier -> person of one workspace, as stored, kept by the one writer that resolves ingest between its
+    transactions, so that identifiers seen before are not looked up again (the lookup joins the whole identities
+    table: 2.6 ms a flush at 5k identities, 46 ms at 2M here).
+
+    What a transaction learns is staged and kept only once it commits (:meth:`commit`; :meth:`rollback` drops it).
+    The owner must :meth:`clear` it whenever anyone else may have written identities (a merge by an import, an
+    erase): the ingest writer compares the store's write-lock count (store.WriteLock) with its own. A transaction
+    that merges people clears it at commit (merges move other identifiers' people). Holds at most ``limit``
+    identifiers, then starts again."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._map: dict[Ident, str] = {}
+        self._staged: dict[Ident, str] = {}
+        self._clear_at_commit = False
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def get(self, ident: Ident) -> str | None:
+        return self._map.get(ident)
+
+    def stage(self, learned: dict[Ident, str], merged: bool) -> None:
+        if merged:
+            self._clear_at_commit = True
+        self._staged.update(learned)
+
+    def commit(self) -> None:
+        if self._clear_at_commit or len(self._map) + len(self._staged) > self.limit:
+            self._map.clear()
+        else:
+            self._map.update(self._staged)
+        self.rollback()
+
+    def rollback(self) -> None:
+        self._staged.clear()
+        self._clear_at_commit = False
+
+    def clear(self) -> None:
+        self._map.clear()
+        self.rollback()
 
 
 class _UF:
@@ -62,9 +107,22 @@ class IdentityResolver:
     def __init__(self, scope: Scope):
         self.scope = scope
 
-    def _lookup(self, con: duckdb.DuckDBPyConnection, idents: set[Ident]) -> dict[Ident, str]:
+    def _lookup(self, con: duckdb.DuckDBPyConnection, idents: set[Ident], cache: IdentityCache | None = None
+                ) -> dict[Ident, str]:
+        found: dict[Ident, str] = {}
+        if cache is not None:
+            missing = set()
+            for i in idents:
+                p = cache.get(i)
+                if p is None:
+                    missing.add(i)
+                else:
+                    found[i] = p
+            cache.hits += len(found)
+            cache.misses += len(missing)
+            idents = missing
         if not idents:
-            return {}
+            return found
         kinds, values = zip(*idents, strict=True)
         tbl = pa.table({"kind": pa.array(kinds, pa.string()), "value": pa.array(values, pa.string())})
         con.register("__wf_idents", tbl)
@@ -76,7 +134,8 @@ class IdentityResolver:
             ).fetchall()
         finally:
             con.unregister("__wf_idents")
-        return {(k, v): p for k, v, p in rows}
+        found.update(((k, v), p) for k, v, p in rows)
+        return found
 
     def _first_seen(self, con: duckdb.DuckDBPyConnection, people: set[str]) -> dict[str, dt.datetime]:
         if not people:
@@ -93,16 +152,18 @@ class IdentityResolver:
         return dict(rows)
 
     def resolve(
-        self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: list[dt.datetime]
+        self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: list[dt.datetime],
+        cache: IdentityCache | None = None,
     ) -> Resolution:
-        """Person id per message; writes new identities, merges and the merge log through ``con``."""
+        """Person id per message; writes new identities, merges and the merge log through ``con``. With ``cache``,
+        known identifiers are taken from it, and what this batch settles is staged in it."""
         keys = [tuple(ids) for ids in per_message]
         distinct = set(keys)  # a batch repeats the same few identifier lists many times: resolve each once
         uses: dict[Ident, int] = {}
         for ids in distinct:
             for i in ids:
                 uses[i] = uses.get(i, 0) + 1
-        known = self._lookup(con, set(uses))
+        known = self._lookup(con, set(uses), cache)
         res = Resolution(person_ids=[])
         # A list whose identifiers appear in no other list of the batch, and that meets at most one known person,
         # is its own component: its person is that one, or a new one (most lists: one visitor's or customer's
@@ -214,6 +275,14 @@ class IdentityResolver:
                 con.unregister("__wf_newids")
         if res.merges:
             self.apply_merges(con, res.merges, reason="shared identifier")
+        if cache is not None:
+            learned: dict[Ident, str] = {}
+            for ids in distinct:
+                pid = person_of[ids]
+                if pid is not None:
+                    for i in ids:
+                        learned[i] = pid
+            cache.stage(learned, merged=bool(res.merges))
         return res
 
     def apply_merges(self, con: duckdb.DuckDBPyConnection, merges: list[tuple[str, str]], reason: str) -> None:

@@ -16,8 +16,9 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from ..identity.resolver import IdentityCache
 from ..store import Store
-from .pipeline import IngestResult, _notify, write_batches
+from .pipeline import EventRows, IngestResult, _notify, write_batches
 
 __all__ = ["FlushStats", "GroupCommitter"]
 log = logging.getLogger("wayfare.ingest")
@@ -26,7 +27,7 @@ log = logging.getLogger("wayfare.ingest")
 @dataclass
 class _Item:
     workspace_id: str
-    rows: list[dict]
+    rows: list[dict] | EventRows  # rows from messages.to_row, or already in columns
     future: Future
 
 
@@ -84,9 +85,13 @@ class GroupCommitter:
         self.flushes = 0
         self.retried = 0  # flushes written a second time, with the lookup (a stored id was sent again)
         self.stats = FlushStats()
+        # identifiers already resolved, per workspace (identity.resolver.IdentityCache): valid while no one else
+        # has taken the store's write lock since this writer's last flush
+        self.identity_caches: dict[str, IdentityCache] = {}
+        self._lock_count_after = -1  # the write lock's count at the end of this writer's last flush
         self._thread.start()
 
-    def submit(self, workspace_id: str, rows: list[dict]) -> Future:
+    def submit(self, workspace_id: str, rows: list[dict] | EventRows) -> Future:
         fut: Future = Future()
         if self._stopped:
             fut.set_exception(RuntimeError("the server is shutting down"))
@@ -124,6 +129,10 @@ class GroupCommitter:
             if self._q.empty():
                 self._checkpoint_if_due()
 
+    def _clear_caches(self) -> None:
+        for cache in self.identity_caches.values():
+            cache.clear()
+
     def _checkpoint_if_due(self) -> None:
         """CHECKPOINT between flushes, with nothing waiting, once the WAL has grown past ``checkpoint_wal_bytes``
         (a request that arrives meanwhile waits for a small checkpoint, ~40 ms for 2 MiB here, never a 16 MiB one)."""
@@ -138,8 +147,13 @@ class GroupCommitter:
         # at most one every CHECKPOINT_GAP_S: a checkpoint has a fixed cost (~40 ms here), and under a heavy load the
         # queue empties between every round of acks
         self._next_ckpt_try = time.monotonic() + self.CHECKPOINT_GAP_S
+        lock = self.store.write_lock
         try:
-            self.store.checkpoint()
+            with lock:  # a checkpoint writes no identities: the identity caches stay valid if no one else wrote
+                mine = getattr(lock, "acquisitions", None) == self._lock_count_after + 1
+                self.store.checkpoint()
+                if mine:
+                    self._lock_count_after = lock.acquisitions
         except Exception as e:  # e.g. another connection's open write transaction; DuckDB's own checkpoint remains
             log.debug("idle checkpoint skipped: %s", e)
             self._next_ckpt_try = time.monotonic() + 5.0
@@ -157,19 +171,27 @@ class GroupCommitter:
         for it in items:
             by_ws.setdefault(it.workspace_id, []).append(it)
         results: dict[int, IngestResult] = {}
+        lock = self.store.write_lock
         t0 = time.perf_counter()
         try:
             with self.store.transaction() as con:
                 t_lock = time.perf_counter()
+                if getattr(lock, "acquisitions", None) != self._lock_count_after + 1:
+                    self._clear_caches()  # someone else wrote since this writer's last flush
                 for ws, its in by_ws.items():
                     scope = Scope(self.store, ws, ws)
+                    cache = self.identity_caches.setdefault(ws, IdentityCache())
                     # one set of statements per workspace per flush: a statement's fixed cost (~0.2-1 ms
                     # here) dominated when each request's 100 rows paid for five of their own
-                    written = write_batches(scope, [it.rows for it in its], con, check_stored=check_stored)
+                    written = write_batches(scope, [it.rows for it in its], con, check_stored=check_stored,
+                                            cache=cache)
                     for it, res in zip(its, written, strict=True):
                         results[id(it)] = res
                 t_written = time.perf_counter()
+                count_after = getattr(lock, "acquisitions", -2)
         except Exception as e:  # nothing of this flush was stored
+            self._clear_caches()
+            self._lock_count_after = -1
             if not check_stored:  # most likely a retried message id: again, with the lookup
                 self.retried += 1
                 self._flush(items, check_stored=True)
@@ -183,6 +205,9 @@ class GroupCommitter:
                 if not it.future.done():
                     it.future.set_exception(e)
             return
+        for cache in self.identity_caches.values():
+            cache.commit()
+        self._lock_count_after = count_after
         self.flushes += 1
         self.stats.record(t_lock - t0, t_written - t_lock, time.perf_counter() - t_written)
         for ws, its in by_ws.items():

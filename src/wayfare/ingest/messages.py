@@ -27,6 +27,7 @@ __all__ = [
     "check_message",
     "to_row",
     "batch_rows",
+    "body_rows",
     "parse_time",
     "stable_message_id",
 ]
@@ -356,6 +357,35 @@ def batch_rows(batch: list, received_at: dt.datetime, source: str, *, sizes: boo
                        source=source)
         rows.append(r)
     return rows
+
+
+def body_rows(kind: str, body: Any, size: int, received_at: dt.datetime, source: str) -> list[dict]:
+    """The event rows of one ingest request's decoded JSON ``body`` (``size`` bytes) for ``POST /v1/<kind>``, or
+    a ValidationError (TooLarge: 413) naming the field."""
+    if kind in ("batch", "import"):
+        if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            raise ValidationError("a batch body is an object with a 'batch' list", where="batch")
+        shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
+        # a body within the per-message limit cannot hold a message over it: skip measuring each
+        return batch_rows(body["batch"], received_at, source, sizes=size > MAX_EVENT_BYTES or shared_ctx is not None,
+                          context=shared_ctx, sent_at=body.get("sentAt"))
+    return [to_row(check_message(body, "body", type_=kind), received_at, source=source)]
+
+
+def problem(message: str, where: str | None = None) -> dict:
+    """An ingest error's JSON answer: the message and, where known, the field path."""
+    body: dict[str, Any] = {"success": False, "error": message}
+    if where:
+        body["field"] = where
+    return body
+
+
+def decode_json(raw: bytes | None) -> Any:
+    """A request body's JSON (None for an empty body), or a ValidationError saying where it stopped being JSON."""
+    try:
+        return orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError as e:
+        raise ValidationError(f"the body is not JSON ({e.msg} at character {e.pos})") from None
 
 
 # --- OpenAPI shapes ------------------------------------------------------------------------------

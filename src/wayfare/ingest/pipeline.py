@@ -14,10 +14,10 @@ import duckdb
 import orjson
 import pyarrow as pa
 
-from ..identity.resolver import IdentityResolver
+from ..identity.resolver import IdentityCache, IdentityResolver
 from ..store import Scope
 
-__all__ = ["IngestResult", "write_rows", "write_batches", "on_commit"]
+__all__ = ["EventRows", "IngestResult", "write_rows", "write_batches", "on_commit"]
 
 _listeners: list[Callable[[str, int], None]] = []
 
@@ -49,6 +49,68 @@ class IngestResult:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
+# The columns of an event row as the writer receives them (properties, context and traits as JSON text); the writer
+# adds the workspace, the person and the sequence number.
+ROW_SCHEMA = pa.schema([
+    ("message_id", pa.string()), ("type", pa.string()), ("event", pa.string()), ("anonymous_id", pa.string()),
+    ("user_id", pa.string()), ("ts", pa.timestamp("us")), ("received_at", pa.timestamp("us")),
+    ("channel", pa.string()), ("source", pa.string()), ("revenue", pa.float64()), ("properties", pa.string()),
+    ("context", pa.string()), ("traits", pa.string()),
+])
+_TRAIT_TYPES = frozenset(("identify", "track", "page", "screen", "alias"))  # a group's traits are the group's
+
+
+@dataclass
+class EventRows:
+    """Event rows in columns: what the writer stores. ``ids`` holds each row's identifiers (for identity
+    resolution) and ``traits`` the traits of the rows whose traits update their person's profile, by row number.
+
+    Rows are built once, where the messages are checked — in the server's process or in a parsing process
+    (:mod:`wayfare.ingest.parsepool`), from which they travel as Arrow buffers and two small lists rather than
+    as a dict per event."""
+
+    table: pa.Table
+    ids: list[list[tuple[str, str]]]
+    traits: dict[int, dict]
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    @classmethod
+    def from_dicts(cls, rows: list[dict]) -> EventRows:
+        """Columns from rows made by :func:`wayfare.ingest.messages.to_row`."""
+        cols = {name: [r[name] for r in rows] for name in ROW_SCHEMA.names[:10]}
+        for name in ("properties", "context", "traits"):
+            cols[name] = [_dumps(r[name]) for r in rows]
+        traits = {i: r["traits"] for i, r in enumerate(rows) if r["traits"] and r["type"] in _TRAIT_TYPES}
+        return cls(pa.Table.from_pydict(cols, schema=ROW_SCHEMA), [r["_ids"] for r in rows], traits)
+
+    @classmethod
+    def concat(cls, parts: list[EventRows]) -> EventRows:
+        if len(parts) == 1:
+            return parts[0]
+        ids: list[list[tuple[str, str]]] = []
+        traits: dict[int, dict] = {}
+        for part in parts:
+            base = len(ids)
+            traits.update({base + i: t for i, t in part.traits.items()})
+            ids.extend(part.ids)
+        return cls(pa.concat_tables([p.table for p in parts]), ids, traits)
+
+    def take(self, keep: list[bool]) -> EventRows:
+        """The rows where ``keep`` is true, in order."""
+        new_index = {}
+        for i, k in enumerate(keep):
+            if k:
+                new_index[i] = len(new_index)
+        return EventRows(self.table.filter(pa.array(keep, pa.bool_())), [self.ids[i] for i in new_index],
+                         {new_index[i]: t for i, t in self.traits.items() if i in new_index})
+
+
+def as_event_rows(rows: list[dict] | EventRows) -> EventRows:
+    return rows if isinstance(rows, EventRows) else EventRows.from_dicts(rows)
+
+
 def _existing_ids(con: duckdb.DuckDBPyConnection, ws: str, ids: list[str]) -> set[str]:
     con.register("__wf_mids", pa.table({"message_id": pa.array(ids, pa.string())}))
     try:
@@ -66,19 +128,21 @@ def _dumps(d: dict) -> str | None:
     return orjson.dumps(d, option=orjson.OPT_NON_STR_KEYS, default=str).decode() if d else None
 
 
-def write_rows(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection | None = None) -> IngestResult:
-    """Store rows made by :func:`wayfare.ingest.messages.to_row`. Opens a transaction unless given ``con``."""
+def write_rows(scope: Scope, rows: list[dict] | EventRows, con: duckdb.DuckDBPyConnection | None = None
+               ) -> IngestResult:
+    """Store rows made by :func:`wayfare.ingest.messages.to_row` (or already in columns). Opens a transaction
+    unless given ``con``."""
     if con is None:
         with scope.transaction() as c:
             res = write_rows(scope, rows, c)
         if res.inserted:
             _notify(scope.workspace_id, res.inserted)
         return res
-    return _write(scope, rows, con)[0]
+    return _write(scope, as_event_rows(rows), con)[0]
 
 
-def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyConnection,
-                  check_stored: bool = True) -> list[IngestResult]:
+def write_batches(scope: Scope, batches: list[list[dict] | EventRows], con: duckdb.DuckDBPyConnection,
+                  check_stored: bool = True, cache: IdentityCache | None = None) -> list[IngestResult]:
     """Store several requests' rows with one set of statements (the group committer's flush) inside ``con``'s
     transaction; one result per batch. A message id repeated across batches is stored once, for the first batch
     that holds it, and counted as a duplicate in the later ones. Merges and new people are counted in the first
@@ -86,11 +150,14 @@ def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyC
 
     ``check_stored=False`` skips looking the ids up among the stored events (a scan of the workspace's ids that
     grows with the table): the events table's primary key then refuses a stored id, the statement fails and the
-    caller must roll back and write again with the check (the group committer does)."""
-    if len(batches) == 1:
-        return [_write(scope, batches[0], con, check_stored)[0]]
-    flat = [r for b in batches for r in b]
-    total, kept = _write(scope, flat, con, check_stored)
+    caller must roll back and write again with the check (the group committer does).
+
+    ``cache``: the caller's identity cache for this workspace (see IdentityCache: the caller commits or rolls
+    back what this stages, with its transaction)."""
+    parts = [as_event_rows(b) for b in batches]
+    if len(parts) == 1:
+        return [_write(scope, parts[0], con, check_stored, cache)[0]]
+    total, kept = _write(scope, EventRows.concat(parts), con, check_stored, cache)
     out, i = [], 0
     for b in batches:
         n = sum(kept[i:i + len(b)])
@@ -100,68 +167,51 @@ def write_batches(scope: Scope, batches: list[list[dict]], con: duckdb.DuckDBPyC
     return out
 
 
-def _write(scope: Scope, rows: list[dict], con: duckdb.DuckDBPyConnection,
-           check_stored: bool = True) -> tuple[IngestResult, list[bool]]:
+def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection,
+           check_stored: bool = True, cache: IdentityCache | None = None) -> tuple[IngestResult, list[bool]]:
     """Write ``rows``; the result and, per row, whether it was stored (False: a duplicate message id)."""
-    res = IngestResult(received=len(rows))
-    if not rows:
+    n_all = len(rows)
+    res = IngestResult(received=n_all)
+    if not n_all:
         return res, []
     ws = scope.workspace_id
+    mids = rows.table.column("message_id").to_pylist()
     seen: set[str] = set()
-    kept = [False] * len(rows)
-    for i, r in enumerate(rows):
-        if r["message_id"] not in seen:
-            seen.add(r["message_id"])
+    kept = [False] * n_all
+    for i, m in enumerate(mids):
+        if m not in seen:
+            seen.add(m)
             kept[i] = True
     dup = _existing_ids(con, ws, list(seen)) if check_stored else ()
     if dup:
-        for i, r in enumerate(rows):
-            if kept[i] and r["message_id"] in dup:
+        for i, m in enumerate(mids):
+            if kept[i] and m in dup:
                 kept[i] = False
-    fresh = [r for r, k in zip(rows, kept, strict=True) if k]
-    res.duplicates = len(rows) - len(fresh)
-    if not fresh:
+    fresh = rows if len(seen) == n_all and not dup else rows.take(kept)
+    n = len(fresh)
+    res.duplicates = n_all - n
+    if not n:
         return res, kept
-    resolution = IdentityResolver(scope).resolve(con, [r["_ids"] for r in fresh], [r["ts"] for r in fresh])
+    resolution = IdentityResolver(scope).resolve(con, fresh.ids, fresh.table.column("ts").to_pylist(), cache)
     res.merges = len(resolution.merges)
     res.people_created = len(resolution.new_people)
-    n = len(fresh)
-    tbl = pa.table(
-        {
-            "workspace_id": pa.array([ws] * n, pa.string()),
-            "message_id": pa.array([r["message_id"] for r in fresh], pa.string()),
-            "type": pa.array([r["type"] for r in fresh], pa.string()),
-            "event": pa.array([r["event"] for r in fresh], pa.string()),
-            "anonymous_id": pa.array([r["anonymous_id"] for r in fresh], pa.string()),
-            "user_id": pa.array([r["user_id"] for r in fresh], pa.string()),
-            "person_id": pa.array(resolution.person_ids, pa.string()),
-            "ts": pa.array([r["ts"] for r in fresh], pa.timestamp("us")),
-            "received_at": pa.array([r["received_at"] for r in fresh], pa.timestamp("us")),
-            "channel": pa.array([r["channel"] for r in fresh], pa.string()),
-            "source": pa.array([r["source"] for r in fresh], pa.string()),
-            "revenue": pa.array([r["revenue"] for r in fresh], pa.float64()),
-            "properties": pa.array([_dumps(r["properties"]) for r in fresh], pa.string()),
-            "context": pa.array([_dumps(r["context"]) for r in fresh], pa.string()),
-            "traits": pa.array([_dumps(r["traits"]) for r in fresh], pa.string()),
-        }
-    )
+    tbl = fresh.table.append_column("person_id", pa.array(resolution.person_ids, pa.string()))
     con.register("__wf_events", tbl)
     try:  # a plain INSERT: the ids were checked above in this same transaction, under the single writer's lock
         # (INSERT OR IGNORE cost 13-15 ms per 20-row flush here against 3.5 ms, for conflicts that cannot occur)
         con.execute(
             "INSERT INTO main.events (workspace_id, message_id, seq, type, event, anonymous_id, user_id, "
             "person_id, ts, received_at, channel, source, revenue, properties, context, traits) "
-            "SELECT workspace_id, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
-            "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM __wf_events"
+            "SELECT ?, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
+            "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM __wf_events",
+            [ws],
         )
         res.inserted = n
-        _update_profiles(con, ws, fresh, resolution.person_ids)
+        _update_profiles(con, ws, fresh.traits, resolution.person_ids)
     finally:
         con.unregister("__wf_events")
     return res, kept
 
-
-_TRAIT_TYPES = frozenset(("identify", "track", "page", "screen", "alias"))  # a group's traits are the group's
 
 # First and last seen of everyone in the flush, from the events just inserted (``__wf_events``), in one upsert that
 # DuckDB runs without the GIL; a row is rewritten only when its range widens or its traits change. ``__wf_traits``
@@ -183,17 +233,20 @@ _UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '
                                          join="LEFT JOIN __wf_traits t ON t.person_id = e.person_id")
 
 
-def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, rows: list[dict], pids: list[str | None]) -> None:
-    """Create or widen the profiles of the people in ``rows`` (just inserted as ``__wf_events``); traits sent
-    with the events are merged over the stored ones, later rows winning."""
+def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, dict], pids: list[str | None]
+                     ) -> None:
+    """Create or widen the profiles of the people just inserted as ``__wf_events``; ``traits`` (by row number,
+    the rows whose traits count for their person) are merged over the stored ones, later rows winning."""
     changed: dict[str, dict] = {}
-    for r, pid in zip(rows, pids, strict=True):
-        if r["traits"] and pid is not None and r["type"] in _TRAIT_TYPES:
-            t = changed.get(pid)
-            if t is None:
-                changed[pid] = dict(r["traits"])
-            else:
-                t.update(r["traits"])
+    for i in sorted(traits):
+        pid = pids[i]
+        if pid is None:
+            continue
+        t = changed.get(pid)
+        if t is None:
+            changed[pid] = dict(traits[i])
+        else:
+            t.update(traits[i])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if not changed:
         con.execute(_UPSERT_PLAIN, [ws, now])

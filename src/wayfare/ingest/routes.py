@@ -25,7 +25,6 @@ from ..store import Store, verify_key
 from .batcher import GroupCommitter
 from .messages import (
     MAX_BATCH_BYTES,
-    MAX_EVENT_BYTES,
     AliasIn,
     BatchIn,
     GroupIn,
@@ -33,10 +32,12 @@ from .messages import (
     PageIn,
     TooLarge,
     TrackIn,
-    batch_rows,
-    check_message,
-    to_row,
+    body_rows,
+    decode_json,
+    problem,
 )
+from .parsepool import ParsePool
+from .pipeline import EventRows
 
 __all__ = ["make_router", "key_from_request", "key_from_header", "CORS_HEADERS", "JSONAnswer", "Ingest",
            "IngestFastPath"]
@@ -116,51 +117,47 @@ class Ingest:
     """One ingest request, whatever carries it: the FastAPI route, or :class:`IngestFastPath` straight from
     ASGI. ``answer`` gives the status and the JSON body."""
 
-    def __init__(self, store: Store, committer: GroupCommitter):
-        self.store, self.committer = store, committer
+    def __init__(self, store: Store, committer: GroupCommitter, parsers: ParsePool | None = None):
+        self.store, self.committer, self.parsers = store, committer, parsers
 
     async def answer(self, kind: str, auth: str, raw: bytes | None, error: ValidationError | None = None
                      ) -> tuple[int, dict]:
+        received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        if self.parsers is not None and error is None and raw:
+            # the usual request: a valid key in the header. Its body is checked and turned into rows in a parsing
+            # process while this one serves other requests; anything else is answered here, as below
+            try:
+                key = verify_key(self.store, key_from_header(auth), need="ingest")
+            except AuthError:
+                key = None
+            if key is not None:
+                parsed = await self.parsers.rows(kind, raw, received, f"http:{key.key_id}")
+                if parsed is not None:
+                    if isinstance(parsed, tuple):
+                        return parsed
+                    return await self._store(key.workspace_id, parsed)
         try:
             if error is not None:
                 raise error
-            try:
-                body = orjson.loads(raw) if raw else None
-            except orjson.JSONDecodeError as e:
-                raise ValidationError(f"the body is not JSON ({e.msg} at character {e.pos})") from None
+            body = decode_json(raw)
             try:
                 key = verify_key(self.store, key_from_header(auth, body), need="ingest")
             except AuthError as e:
                 return 401, {"success": False, "error": str(e)}
-            received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            source = f"http:{key.key_id}"
-            if kind in ("batch", "import"):
-                if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-                    raise ValidationError("a batch body is an object with a 'batch' list", where="batch")
-                shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
-                # a body within the per-message limit cannot hold a message over it: skip measuring each
-                rows = batch_rows(body["batch"], received, source,
-                                  sizes=len(raw or b"") > MAX_EVENT_BYTES or shared_ctx is not None,
-                                  context=shared_ctx, sent_at=body.get("sentAt"))
-            else:
-                rows = [to_row(check_message(body, "body", type_=kind), received, source=source)]
+            rows = body_rows(kind, body, len(raw or b""), received, f"http:{key.key_id}")
         except TooLarge as e:
-            return 413, _problem(str(e), e.where)
+            return 413, problem(str(e), e.where)
         except ValidationError as e:
-            return 400, _problem(str(e), e.where)
-        fut = self.committer.submit(key.workspace_id, rows)
+            return 400, problem(str(e), e.where)
+        return await self._store(key.workspace_id, rows)
+
+    async def _store(self, workspace_id: str, rows: list[dict] | EventRows) -> tuple[int, dict]:
+        fut = self.committer.submit(workspace_id, rows)
         try:
             res = await asyncio.wrap_future(fut)
         except Exception as e:  # not stored: the client must retry, and may safely (messageId dedupe)
-            return 503, _problem(f"not stored, retry: {e}")
+            return 503, problem(f"not stored, retry: {e}")
         return 200, {"success": True, "received": res.received, "duplicates": res.duplicates}
-
-
-def _problem(message: str, where: str | None = None) -> dict:
-    body: dict[str, Any] = {"success": False, "error": message}
-    if where:
-        body["field"] = where
-    return body
 
 
 _KINDS = ("track", "identify", "page", "screen", "group", "alias", "batch", "import")
@@ -223,10 +220,10 @@ async def _chunks(receive: Any) -> Any:
             return
 
 
-def make_router(store: Store, committer: GroupCommitter) -> APIRouter:
+def make_router(store: Store, committer: GroupCommitter, parsers: ParsePool | None = None) -> APIRouter:
     router = APIRouter(tags=["ingest"])
 
-    ingest = Ingest(store, committer)
+    ingest = Ingest(store, committer, parsers)
 
     async def handle(request: Request, kind: str) -> JSONAnswer:
         raw, error = None, None

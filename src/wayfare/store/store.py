@@ -108,7 +108,7 @@ class Store:
         self._vacuum_tasks = vacuum if vacuum or "max_vacuum_tasks" in os.environ.get("WAYFARE_DUCKDB", "") else 100
         if not read_only:
             self._con.execute("SET max_vacuum_tasks = 0")
-        self.write_lock = threading.RLock()
+        self.write_lock = WriteLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
         self.key_cache: dict[str, tuple[float, Any]] = {}  # keys.verify_key: key hash -> (valid until, KeyInfo)
@@ -254,6 +254,31 @@ class Store:
         return StoreError(f"could not write the store {self.path}: the disk is full or a file-size limit was reached "
                           f"({str(e).splitlines()[0][:200]}). Nothing of this change was kept; free some space and "
                           "try again.")
+
+
+class WriteLock:
+    """The store's write lock: re-entrant, and counting how often it was taken, so that a writer that keeps
+    state between its transactions (the ingest writer's identity cache) can tell whether anyone else wrote
+    in between: the count went up by more than its own acquisitions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.acquisitions = 0
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        ok = self._lock.acquire(blocking, timeout)
+        if ok:
+            self.acquisitions += 1
+        return ok
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 _DISK_FULL = ("no space left on device", "file too large", "disk quota exceeded", "could not write file")

@@ -6,6 +6,7 @@ background engines (the flow scheduler) start and stop with the app's lifespan.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import logging
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 
 from ..errors import AuthError
 from ..ingest.batcher import GroupCommitter
+from ..ingest.parsepool import ParsePool, default_workers
 from ..ingest.routes import OPENAPI_MODELS, Ingest, IngestFastPath, JSONAnswer, key_from_request, make_router
 from ..store import Store, verify_key
 
@@ -26,9 +28,10 @@ log = logging.getLogger("wayfare.web")
 class AppState:
     """What routers and background engines share: the store and the committer."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, parse_workers: int = 0):
         self.store = store
         self.committer: GroupCommitter | None = None
+        self.parsers = ParsePool(parse_workers)
         self.background: list[Any] = []
         # api_<domain>.register() may append start-up hooks: hook(state) -> stop callable or None
         self.startup: list[Callable[[AppState], Callable[[], None] | None]] = []
@@ -42,12 +45,15 @@ ROUTER_FACTORIES: list[Callable[[AppState], Any]] = []
 STARTUP_HOOKS: list[Callable[[AppState], Callable[[], None] | None]] = []
 
 
-def create_app(store: Store) -> FastAPI:
-    state = AppState(store)
+def create_app(store: Store, parse_workers: int = 0) -> FastAPI:
+    """The app. ``parse_workers`` > 0 checks ingest bodies in that many other processes
+    (:mod:`wayfare.ingest.parsepool`; ``wayfare serve`` starts one per spare core)."""
+    state = AppState(store, parse_workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.committer = GroupCommitter(store)
+        await asyncio.get_running_loop().run_in_executor(None, state.parsers.start)
         stops = []
         for hook in STARTUP_HOOKS + state.startup:
             stop = hook(state)
@@ -60,6 +66,7 @@ def create_app(store: Store) -> FastAPI:
                 with contextlib.suppress(Exception):
                     stop()
             state.committer.close()
+            state.parsers.close()
             with contextlib.suppress(Exception):
                 store.checkpoint()
 
@@ -67,14 +74,14 @@ def create_app(store: Store) -> FastAPI:
     app.state.wayfare = state
 
     class _LazyCommitter:
-        def submit(self, ws: str, rows: list[dict]):
+        def submit(self, ws: str, rows: Any):
             assert state.committer is not None, "the app was not started"
             return state.committer.submit(ws, rows)
 
-    app.include_router(make_router(store, _LazyCommitter()))  # type: ignore[arg-type]
+    app.include_router(make_router(store, _LazyCommitter(), state.parsers))  # type: ignore[arg-type]
     # POST /v1/<kind> answered before the framework's layers; added first, so the rate limits (added by the
     # privacy plugin below) still run before it
-    app.add_middleware(IngestFastPath, ingest=Ingest(store, _LazyCommitter()))  # type: ignore[arg-type]
+    app.add_middleware(IngestFastPath, ingest=Ingest(store, _LazyCommitter(), state.parsers))  # type: ignore[arg-type]
 
     @app.get("/health", tags=["admin"])
     def health() -> dict:
@@ -144,11 +151,13 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
+def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
+          parse_workers: int | None = None) -> None:
+    """Run the server; ``parse_workers`` None: :func:`wayfare.ingest.parsepool.default_workers`."""
     import uvicorn
 
     store = Store(store_path)
-    app = create_app(store)
+    app = create_app(store, default_workers() if parse_workers is None else parse_workers)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     tune_gc()
