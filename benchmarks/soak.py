@@ -4,7 +4,7 @@ scheduler sends order confirmations to a real SMTP server (aiosmtpd) and an owne
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 200] [--batch 20] [--probe off|light|trace] [--keep]
 
 The clock starts once the server's start-up work (the dashboard's warmers, which load models once) has gone quiet.
-Measures the server's resident memory over time (means over 30 s at the start, middle and end, and the least-squares
+Measures the server's resident memory (with its parsing processes') over time (means over 30 s at the start, middle and end, and the least-squares
 slope in MB/min), ingest latency per request (p50/p99), dashboard page latency, and afterwards counts every
 acknowledged event in the store (goal: nothing lost, nothing doubled) and the confirmations that reached the SMTP
 server. Prints one JSON document ending in a verdict: memory flat (slope over the second half <= 2 MB/min), p99 under
@@ -61,6 +61,35 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under ``pid`` (the server's parsing processes and their forkserver)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for child, ppid in parent.items():
+            if ppid == p and child not in out:
+                out.append(child)
+                todo.append(child)
+    return out
+
+
+def helpers_rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in descendants(pid):
+        try:
+            total += rss_mb(p)
+        except OSError:
+            pass
+    return total
 
 
 def _proc_cpu(pid: int) -> float:
@@ -172,7 +201,9 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
     store = Store(db)
     holds = _HoldTimer(store.write_lock)
     store.write_lock = holds  # type: ignore[assignment]  # who holds the writer, and for how long
-    app = create_app(store)
+    from wayfare.ingest.parsepool import default_workers
+
+    app = create_app(store, default_workers())  # as `wayfare serve`
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
     tune_gc()  # as `wayfare serve`
     t0 = time.time()
@@ -291,6 +322,7 @@ def main() -> None:
     page_lat: list[float] = []
     errors: list[str] = []
     mem: list[tuple[float, float]] = []
+    helper_mem: list[float] = []
     load_start = list(os.getloadavg())
     t_start = time.time()
 
@@ -360,7 +392,10 @@ def main() -> None:
         t.start()
     deadline = t_start + a.minutes * 60
     while time.time() < deadline:
-        mem.append((round(time.time() - t_start, 1), round(rss_mb(srv.pid), 1)))
+        # the server's resident memory plus its parsing processes' (a sum of RSS: shared pages counted twice)
+        helpers = helpers_rss_mb(srv.pid)
+        mem.append((round(time.time() - t_start, 1), round(rss_mb(srv.pid) + helpers, 1)))
+        helper_mem.append(round(helpers, 1))
         time.sleep(5)
     stop.set()
     for t in threads:
@@ -393,6 +428,8 @@ def main() -> None:
         "ingest_requests": len(ingest_lat), "ingest_p50_ms": pct(ingest_lat, 0.50), "ingest_p99_ms": p99,
         "ingest_max_ms": pct(ingest_lat, 1.0), "ingest_over_100ms": sum(1 for x in ingest_lat if x > 0.1),
         "page_views": len(page_lat), "page_p50_ms": pct(page_lat, 0.5), "page_p95_ms": pct(page_lat, 0.95),
+        "parse_processes_rss_mb": {"start": helper_mem[0] if helper_mem else None,
+                                   "end": helper_mem[-1] if helper_mem else None},
         "rss_mb": rss, "rss_mb_max": max(m for _, m in mem) if mem else None,
         "rss_slope_mb_per_min_after_first_minute": slope_all, "rss_slope_mb_per_min_second_half": slope_late,
         "orders": len(set(orders)), "confirmations_received": sink.count, "resend_pool": a.resend or None,
