@@ -133,22 +133,10 @@ def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
 
 def _descendants_cpu(pid: int) -> float:
     """CPU seconds used so far by the processes under ``pid`` (the parsing processes, started via a forkserver)."""
-    parent = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError):
-                pass
-    under, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        for child, ppid in parent.items():
-            if ppid == p and child not in under:
-                under.add(child)
-                todo.append(child)
+    from soak import descendants  # benchmarks/soak.py: this folder is on the path when run as a script
+
     total = 0.0
-    for p in under:
+    for p in descendants(pid):
         try:
             total += _proc_cpu(p)
         except OSError:
