@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -152,11 +153,12 @@ class IdentityResolver:
         return dict(rows)
 
     def resolve(
-        self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: list[dt.datetime],
+        self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: Sequence[dt.datetime],
         cache: IdentityCache | None = None,
     ) -> Resolution:
         """Person id per message; writes new identities, merges and the merge log through ``con``. With ``cache``,
-        known identifiers are taken from it, and what this batch settles is staged in it."""
+        known identifiers are taken from it, and what this batch settles is staged in it. ``seen_at[i]`` (the
+        message's time) is read only for messages that bring an identifier not stored before."""
         keys = [tuple(ids) for ids in per_message]
         distinct = set(keys)  # a batch repeats the same few identifier lists many times: resolve each once
         uses: dict[Ident, int] = {}
@@ -227,35 +229,37 @@ class IdentityResolver:
                     if pid in into:
                         person_of[ids] = into[pid]
 
-        new_rows_k, new_rows_v, new_rows_p, new_rows_t = [], [], [], []
+        person_ids = [person_of[ids] for ids in keys]
+        res.person_ids = person_ids  # type: ignore[assignment]
+        # New identifiers and new people come only from lists holding an identifier not stored before (a merge's
+        # winner is a known person): only their rows' times are needed (reading every row's time as a datetime
+        # cost more than the rest of a 2,000-row batch's resolution)
+        unknown = {i for i in uses if i not in known}
         first_time: dict[Ident, dt.datetime] = {}
-        person_ids = res.person_ids
-        for ids, ts in zip(keys, seen_at, strict=True):
-            person_ids.append(person_of[ids])  # type: ignore[arg-type]
-            for ident in ids:
-                if ident not in known:
-                    prev = first_time.get(ident)
-                    if prev is None or ts < prev:
-                        first_time[ident] = ts
-        known_people = set(known.values())
-        for pid, ts in zip(person_ids, seen_at, strict=True):
-            if pid is not None and pid not in known_people:
-                prev = res.new_people.get(pid)
-                if prev is None or ts < prev:
-                    res.new_people[pid] = ts
-        # an identifier's person: its list's (every list holding it has the same person by construction)
         ident_person: dict[Ident, str] = {}
-        for ids in distinct:
-            if ids:
-                pid = person_of[ids]
+        if unknown:
+            fresh_lists = {ids for ids in distinct if not unknown.isdisjoint(ids)}
+            known_people = set(known.values())
+            for row, ids in enumerate(keys):
+                if ids not in fresh_lists:
+                    continue
+                ts = seen_at[row]
+                pid = person_ids[row]
                 for ident in ids:
-                    if ident in first_time:
+                    if ident in unknown:
+                        prev = first_time.get(ident)
+                        if prev is None or ts < prev:
+                            first_time[ident] = ts
+                        # an identifier's person: its list's (every list holding it has the same person)
                         ident_person[ident] = pid  # type: ignore[assignment]
-        for ident, ts in first_time.items():
-            new_rows_k.append(ident[0])
-            new_rows_v.append(ident[1])
-            new_rows_p.append(ident_person[ident])
-            new_rows_t.append(ts)
+                if pid is not None and pid not in known_people:
+                    prev = res.new_people.get(pid)
+                    if prev is None or ts < prev:
+                        res.new_people[pid] = ts
+        new_rows_k = [i[0] for i in first_time]
+        new_rows_v = [i[1] for i in first_time]
+        new_rows_p = [ident_person[i] for i in first_time]
+        new_rows_t = list(first_time.values())
 
         ws = self.scope.workspace_id
         if new_rows_k:

@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -82,6 +83,7 @@ class ParsePool:
         self._ex: ProcessPoolExecutor | None = None
         self.parsed = 0  # requests parsed in the pool
         self.restarts = 0
+        self._replacing = threading.Lock()
 
     def start(self) -> None:
         if self.workers <= 0 or self._ex is not None:
@@ -94,6 +96,11 @@ class ParsePool:
         # start them now, not on the first request
         for f in [self._ex.submit(_ready) for _ in range(self.workers)]:
             f.result(timeout=120)
+
+    def takes(self, size: int) -> bool:
+        """Whether a body of ``size`` bytes would go to a parsing process (so the caller need not check its key
+        twice for bodies it will parse itself)."""
+        return self._ex is not None and size >= MIN_BYTES
 
     def close(self) -> None:
         ex, self._ex = self._ex, None
@@ -110,7 +117,8 @@ class ParsePool:
         try:
             out = await asyncio.get_running_loop().run_in_executor(ex, parse_body, kind, raw, received_at, source)
         except BrokenProcessPool:
-            self._replace(ex)
+            # starting processes takes a while: not on the event loop's thread, which answers every request
+            await asyncio.get_running_loop().run_in_executor(None, self._replace, ex)
             return None
         except Exception:  # a bug in the checks: the in-process path raises it where the server reports errors
             log.exception("parsing process failed; parsing in process")
@@ -119,8 +127,12 @@ class ParsePool:
         return out
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if self._ex is not broken:  # another request already replaced it
-            return
+        with self._replacing:
+            if self._ex is not broken:  # another request already replaced it (or is replacing it)
+                return
+            self._replace_locked(broken)
+
+    def _replace_locked(self, broken: ProcessPoolExecutor) -> None:
         log.warning("a parsing process died; starting a new pool (its requests were parsed in process)")
         self.restarts += 1
         self._ex = None

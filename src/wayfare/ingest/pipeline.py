@@ -7,7 +7,7 @@ caller that is told "stored" can rely on it (DuckDB syncs its WAL at commit).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -95,7 +95,9 @@ class EventRows:
             base = len(ids)
             traits.update({base + i: t for i, t in part.traits.items()})
             ids.extend(part.ids)
-        return cls(pa.concat_tables([p.table for p in parts]), ids, traits)
+        # one chunk: DuckDB scans a registered table chunk by chunk, and a flush of 20 requests scanned as 20
+        # chunks of 100 rows took twice as long to insert (20 ms against 9 ms for 2,000 rows here)
+        return cls(pa.concat_tables([p.table for p in parts]).combine_chunks(), ids, traits)
 
     def take(self, keep: list[bool]) -> EventRows:
         """The rows where ``keep`` is true, in order."""
@@ -105,6 +107,20 @@ class EventRows:
                 new_index[i] = len(new_index)
         return EventRows(self.table.filter(pa.array(keep, pa.bool_())), [self.ids[i] for i in new_index],
                          {new_index[i]: t for i, t in self.traits.items() if i in new_index})
+
+
+class _Times(Sequence):
+    """A timestamp column read as datetimes one row at a time, when asked (the resolver needs few of them, and
+    reading a 2,000-row column as datetimes took 5 ms)."""
+
+    def __init__(self, col: pa.ChunkedArray) -> None:
+        self._col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+
+    def __len__(self) -> int:
+        return len(self._col)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._col[i].as_py()
 
 
 def as_event_rows(rows: list[dict] | EventRows) -> EventRows:
@@ -192,7 +208,7 @@ def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection,
     res.duplicates = n_all - n
     if not n:
         return res, kept
-    resolution = IdentityResolver(scope).resolve(con, fresh.ids, fresh.table.column("ts").to_pylist(), cache)
+    resolution = IdentityResolver(scope).resolve(con, fresh.ids, _Times(fresh.table.column("ts")), cache)
     res.merges = len(resolution.merges)
     res.people_created = len(resolution.new_people)
     tbl = fresh.table.append_column("person_id", pa.array(resolution.person_ids, pa.string()))

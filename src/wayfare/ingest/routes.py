@@ -123,7 +123,7 @@ class Ingest:
     async def answer(self, kind: str, auth: str, raw: bytes | None, error: ValidationError | None = None
                      ) -> tuple[int, dict]:
         received = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        if self.parsers is not None and error is None and raw:
+        if self.parsers is not None and error is None and raw and self.parsers.takes(len(raw)):
             # the usual request: a valid key in the header. Its body is checked and turned into rows in a parsing
             # process while this one serves other requests; anything else is answered here, as below
             try:
