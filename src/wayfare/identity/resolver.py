@@ -148,9 +148,20 @@ class IdentityResolver:
                 "SEMI JOIN __wf_people q ON p.person_id = q.person_id WHERE p.workspace_id = ?",
                 [self.scope.workspace_id],
             ).fetchall()
+            found = dict(rows)
+            if len(found) < len(people):
+                # people whose profile the ingest writer has not written yet (it may count a busy moment's
+                # events in profiles a little later: ingest.batcher.GroupCommitter): their first event
+                rows = con.execute(
+                    "SELECT e.person_id, min(e.ts) FROM main.events e SEMI JOIN __wf_people q "
+                    "ON e.person_id = q.person_id WHERE e.workspace_id = ? GROUP BY e.person_id",
+                    [self.scope.workspace_id],
+                ).fetchall()
+                for pid, ts in rows:
+                    found.setdefault(pid, ts)
         finally:
             con.unregister("__wf_people")
-        return dict(rows)
+        return found
 
     def resolve(
         self, con: duckdb.DuckDBPyConnection, per_message: list[list[Ident]], seen_at: Sequence[dt.datetime],

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..identity.resolver import IdentityCache
 from ..store import Store
-from .pipeline import EventRows, IngestResult, _notify, write_batches
+from .pipeline import EventRows, IngestResult, _notify, catch_up_profiles, write_batches
 
 __all__ = ["FlushStats", "GroupCommitter"]
 log = logging.getLogger("wayfare.ingest")
@@ -66,7 +66,17 @@ class FlushStats:
 
 
 class GroupCommitter:
+    """The single ingest writer (see the module's text).
+
+    Profiles' first and last seen: a flush counts its events in them before it commits when no other request is
+    waiting. Under a sustained load (requests waiting when the flush is written) it does so at most every
+    ``PROFILES_GAP_S`` seconds, or four times as long as the last catch-up took (so it costs at most a fifth of
+    the writer's time), and meanwhile a ``profiles_pending`` row, written in the same transaction as the events,
+    says where the next catch-up starts — after a crash too. Traits always change in the flush that carries
+    them; the events are durable either way."""
+
     CHECKPOINT_GAP_S = 10.0
+    PROFILES_GAP_S = 0.25
 
     def __init__(self, store: Store, max_rows: int = 20_000, linger_s: float = 0.002,
                  checkpoint_wal_bytes: int = 2 * 2**20):
@@ -89,6 +99,13 @@ class GroupCommitter:
         # has taken the store's write lock since this writer's last flush
         self.identity_caches: dict[str, IdentityCache] = {}
         self._lock_count_after = -1  # the write lock's count at the end of this writer's last flush
+        # workspace -> the sequence number after which its events may not yet be counted in profiles (the
+        # profiles_pending table, as committed); loaded by the writer's thread when it starts
+        self._pending: dict[str, int] = {}
+        self._next_profiles = 0.0
+        self._busy = False  # requests were waiting when the last flush ended
+        self.profile_catch_ups = 0  # flushes and idle moments that brought profiles up to date
+        self.deferred = 0  # flushes that left profiles for later
         self._thread.start()
 
     def submit(self, workspace_id: str, rows: list[dict] | EventRows) -> Future:
@@ -105,9 +122,16 @@ class GroupCommitter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:  # a writer that stopped before catching up (a crash): its successor does it
+            self._pending = dict(self.store.cursor().execute(
+                "SELECT workspace_id, after_seq FROM main.profiles_pending").fetchall())
+        except Exception as e:
+            log.warning("could not read profiles_pending: %s", e)
+        self._catch_up_idle()
         while True:
             item = self._q.get()
             if item is None:
+                self._catch_up_idle()
                 return
             items = [item]
             n = len(item.rows)
@@ -125,13 +149,40 @@ class GroupCommitter:
                 n += len(nxt.rows)
             self._flush(items)
             if stop:
+                self._catch_up_idle()
                 return
             if self._q.empty():
+                self._catch_up_idle()
                 self._checkpoint_if_due()
 
     def _clear_caches(self) -> None:
         for cache in self.identity_caches.values():
             cache.clear()
+
+    def _profiles_later(self) -> bool:
+        """Whether this flush leaves profiles for later: the writer is under a sustained load (requests were already
+        waiting when its last flush ended) and the last catch-up was too recent."""
+        return self._busy and time.monotonic() < self._next_profiles
+
+    def _catch_up_idle(self) -> None:
+        """Bring profiles up to date in a transaction of its own (nothing waiting, or stopping)."""
+        if not self._pending:
+            return
+        lock = self.store.write_lock
+        try:
+            with lock:  # writes no identities: the identity caches stay valid if no one else wrote
+                mine = getattr(lock, "acquisitions", None) == self._lock_count_after + 1
+                with self.store.transaction() as con:
+                    for ws, after in self._pending.items():
+                        catch_up_profiles(con, ws, after)
+                    con.execute("DELETE FROM main.profiles_pending")
+                if mine:
+                    self._lock_count_after = lock.acquisitions
+        except Exception:  # the rows stay: the next flush or start tries again
+            log.exception("could not bring profiles up to date")
+            return
+        self._pending = {}
+        self.profile_catch_ups += 1
 
     def _checkpoint_if_due(self) -> None:
         """CHECKPOINT between flushes, with nothing waiting, once the WAL has grown past ``checkpoint_wal_bytes``
@@ -173,21 +224,39 @@ class GroupCommitter:
         results: dict[int, IngestResult] = {}
         lock = self.store.write_lock
         t0 = time.perf_counter()
+        pending = dict(self._pending)
+        caught_up = None
         try:
             with self.store.transaction() as con:
                 t_lock = time.perf_counter()
                 if getattr(lock, "acquisitions", None) != self._lock_count_after + 1:
                     self._clear_caches()  # someone else wrote since this writer's last flush
+                start: dict[str, int] = {}
                 for ws, its in by_ws.items():
                     scope = Scope(self.store, ws, ws)
                     cache = self.identity_caches.setdefault(ws, IdentityCache())
+                    # this flush's events get sequence numbers above this one
+                    start[ws] = con.execute("SELECT nextval('event_seq')").fetchall()[0][0]
                     # one set of statements per workspace per flush: a statement's fixed cost (~0.2-1 ms
                     # here) dominated when each request's 100 rows paid for five of their own
                     written = write_batches(scope, [it.rows for it in its], con, check_stored=check_stored,
-                                            cache=cache)
+                                            cache=cache, seen_later=True)
                     for it, res in zip(its, written, strict=True):
                         results[id(it)] = res
                 t_written = time.perf_counter()
+                if self._profiles_later():
+                    for ws, seq in start.items():  # under load: profiles later (see the class's text)
+                        if ws not in pending:
+                            con.execute("INSERT INTO main.profiles_pending VALUES (?, ?)", [ws, seq])
+                            pending[ws] = seq
+                    self.deferred += 1
+                else:
+                    for ws in {**start, **pending}:
+                        catch_up_profiles(con, ws, pending.get(ws, start.get(ws, 0)))
+                    if pending:
+                        con.execute("DELETE FROM main.profiles_pending")
+                    pending = {}
+                    caught_up = time.perf_counter() - t_written
                 count_after = getattr(lock, "acquisitions", -2)
         except Exception as e:  # nothing of this flush was stored
             self._clear_caches()
@@ -207,9 +276,17 @@ class GroupCommitter:
             return
         for cache in self.identity_caches.values():
             cache.commit()
+        self._pending = pending
+        if caught_up is not None:
+            self.profile_catch_ups += 1
+            self._next_profiles = time.monotonic() + max(self.PROFILES_GAP_S, 4 * caught_up)
         self._lock_count_after = count_after
         self.flushes += 1
         self.stats.record(t_lock - t0, t_written - t_lock, time.perf_counter() - t_written)
+        self._busy = not self._q.empty()
+        if pending and not self._busy:
+            # the load has just ended: its last requests are answered with their people's profiles up to date
+            self._catch_up_idle()
         for ws, its in by_ws.items():
             inserted = sum(results[id(it)].inserted for it in its)
             if inserted:

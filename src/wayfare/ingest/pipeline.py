@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..identity.resolver import IdentityCache, IdentityResolver
 from ..store import Scope
 
-__all__ = ["EventRows", "IngestResult", "write_rows", "write_batches", "on_commit"]
+__all__ = ["EventRows", "IngestResult", "write_rows", "write_batches", "catch_up_profiles", "on_commit"]
 
 _listeners: list[Callable[[str, int], None]] = []
 
@@ -158,7 +158,8 @@ def write_rows(scope: Scope, rows: list[dict] | EventRows, con: duckdb.DuckDBPyC
 
 
 def write_batches(scope: Scope, batches: list[list[dict] | EventRows], con: duckdb.DuckDBPyConnection,
-                  check_stored: bool = True, cache: IdentityCache | None = None) -> list[IngestResult]:
+                  check_stored: bool = True, cache: IdentityCache | None = None, seen_later: bool = False
+                  ) -> list[IngestResult]:
     """Store several requests' rows with one set of statements (the group committer's flush) inside ``con``'s
     transaction; one result per batch. A message id repeated across batches is stored once, for the first batch
     that holds it, and counted as a duplicate in the later ones. Merges and new people are counted in the first
@@ -169,11 +170,13 @@ def write_batches(scope: Scope, batches: list[list[dict] | EventRows], con: duck
     caller must roll back and write again with the check (the group committer does).
 
     ``cache``: the caller's identity cache for this workspace (see IdentityCache: the caller commits or rolls
-    back what this stages, with its transaction)."""
+    back what this stages, with its transaction).
+
+    ``seen_later``: see :func:`_write` (the group committer's flushes)."""
     parts = [as_event_rows(b) for b in batches]
     if len(parts) == 1:
-        return [_write(scope, parts[0], con, check_stored, cache)[0]]
-    total, kept = _write(scope, EventRows.concat(parts), con, check_stored, cache)
+        return [_write(scope, parts[0], con, check_stored, cache, seen_later)[0]]
+    total, kept = _write(scope, EventRows.concat(parts), con, check_stored, cache, seen_later)
     out, i = [], 0
     for b in batches:
         n = sum(kept[i:i + len(b)])
@@ -183,9 +186,11 @@ def write_batches(scope: Scope, batches: list[list[dict] | EventRows], con: duck
     return out
 
 
-def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection,
-           check_stored: bool = True, cache: IdentityCache | None = None) -> tuple[IngestResult, list[bool]]:
-    """Write ``rows``; the result and, per row, whether it was stored (False: a duplicate message id)."""
+def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection, check_stored: bool = True,
+           cache: IdentityCache | None = None, seen_later: bool = False) -> tuple[IngestResult, list[bool]]:
+    """Write ``rows``; the result and, per row, whether it was stored (False: a duplicate message id).
+    ``seen_later``: profiles get only the traits these rows change now; their first and last seen are left to
+    :func:`catch_up_profiles`, which the caller runs (in this transaction or, under load, a later one)."""
     n_all = len(rows)
     res = IngestResult(received=n_all)
     if not n_all:
@@ -223,20 +228,21 @@ def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection,
             [ws],
         )
         res.inserted = n
-        _update_profiles(con, ws, fresh.traits, resolution.person_ids)
+        _update_profiles(con, ws, fresh.traits, resolution.person_ids, traits_only=seen_later)
     finally:
         con.unregister("__wf_events")
     return res, kept
 
 
-# First and last seen of everyone in the flush, from the events just inserted (``__wf_events``), in one upsert that
-# DuckDB runs without the GIL; a row is rewritten only when its range widens or its traits change. ``__wf_traits``
-# holds the merged traits of the few people whose traits the flush changes ('{}' for the rest means "keep").
+# First and last seen of everyone in the rows, in one upsert that DuckDB runs without the GIL; a row is rewritten
+# only when its range widens or its traits change. ``__wf_traits`` holds the merged traits of the few people whose
+# traits the rows change ('{}' for the rest means "keep"). {rows} are the events to count: the ones just inserted
+# (``__wf_events``), or the stored ones after a sequence number (catch_up_profiles).
 _PROFILES_UPSERT = """
 INSERT INTO main.profiles AS p
 SELECT ?, e.person_id, ?::TIMESTAMP, min(e.ts), max(e.ts), {traits}::JSON
-FROM __wf_events e {join}
-WHERE e.person_id IS NOT NULL GROUP BY e.person_id
+FROM {rows} e {join}
+WHERE e.person_id IS NOT NULL {where} GROUP BY e.person_id
 ON CONFLICT (workspace_id, person_id) DO UPDATE SET
     first_seen = least(p.first_seen, excluded.first_seen),
     last_seen = greatest(p.last_seen, excluded.last_seen),
@@ -244,15 +250,29 @@ ON CONFLICT (workspace_id, person_id) DO UPDATE SET
 WHERE excluded.first_seen < p.first_seen OR excluded.last_seen > p.last_seen OR p.first_seen IS NULL
     OR p.last_seen IS NULL OR excluded.traits::VARCHAR <> '{{}}'
 """
-_UPSERT_PLAIN = _PROFILES_UPSERT.format(traits="'{}'", join="")
-_UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '{}')",
-                                         join="LEFT JOIN __wf_traits t ON t.person_id = e.person_id")
+_UPSERT_PLAIN = _PROFILES_UPSERT.format(traits="'{}'", rows="__wf_events", join="", where="")
+_UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '{}')", rows="__wf_events",
+                                         join="LEFT JOIN __wf_traits t ON t.person_id = e.person_id", where="")
+_UPSERT_TRAITS_ONLY = _PROFILES_UPSERT.format(traits="any_value(t.traits)", rows="__wf_events",
+                                              join="JOIN __wf_traits t ON t.person_id = e.person_id", where="")
+_UPSERT_CATCH_UP = _PROFILES_UPSERT.format(traits="'{}'", rows="main.events", join="",
+                                           where="AND e.workspace_id = ? AND e.seq > ?")
 
 
-def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, dict], pids: list[str | None]
-                     ) -> None:
+def catch_up_profiles(con: duckdb.DuckDBPyConnection, ws: str, after_seq: int) -> None:
+    """Count the stored events of workspace ``ws`` with ``seq > after_seq`` in their people's first and last seen
+    (creating the profiles of people new since). Safe to repeat, and right whatever happened in between: it reads
+    the events as they are now — moved to the surviving person by a merge, or gone with an erased person (whose
+    profile it therefore never brings back)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(_UPSERT_CATCH_UP, [ws, now, ws, after_seq])
+
+
+def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, dict], pids: list[str | None],
+                     traits_only: bool = False) -> None:
     """Create or widen the profiles of the people just inserted as ``__wf_events``; ``traits`` (by row number,
-    the rows whose traits count for their person) are merged over the stored ones, later rows winning."""
+    the rows whose traits count for their person) are merged over the stored ones, later rows winning.
+    ``traits_only``: only the people whose traits change (the others are left to :func:`catch_up_profiles`)."""
     changed: dict[str, dict] = {}
     for i in sorted(traits):
         pid = pids[i]
@@ -265,7 +285,8 @@ def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, 
             t.update(traits[i])
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     if not changed:
-        con.execute(_UPSERT_PLAIN, [ws, now])
+        if not traits_only:
+            con.execute(_UPSERT_PLAIN, [ws, now])
         return
     people = list(changed)
     con.register("__wf_pp", pa.table({"person_id": pa.array(people, pa.string())}))
@@ -281,6 +302,6 @@ def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, 
     con.register("__wf_traits", pa.table({"person_id": pa.array(people, pa.string()),
                                           "traits": pa.array(merged, pa.string())}))
     try:
-        con.execute(_UPSERT_TRAITS, [ws, now])
+        con.execute(_UPSERT_TRAITS_ONLY if traits_only else _UPSERT_TRAITS, [ws, now])
     finally:
         con.unregister("__wf_traits")

@@ -29,7 +29,7 @@ __all__ = ["Store", "Scope", "DEFAULT_WORKSPACE", "TENANT_TABLES", "open_store",
 
 DEFAULT_WORKSPACE = "default"
 # tables whose rows belong to one workspace; domains add theirs with register_tenant_table()
-TENANT_TABLES: list[str] = ["events", "profiles", "identities", "merges", "imports", "api_keys"]
+TENANT_TABLES: list[str] = ["events", "profiles", "identities", "merges", "imports", "api_keys", "profiles_pending"]
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
