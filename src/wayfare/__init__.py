@@ -6,7 +6,8 @@
     >>> store = wayfare.open_store("wayfare.db")                # doctest: +SKIP
     >>> scope = store.scope("default")                           # one workspace of it
 
-``open`` and ``Workbench`` (the analyst's API, ``wayfare.api``) load on first use, so ``import wayfare`` stays fast.
+``open`` and ``Workbench`` (the analyst's API, ``wayfare.api``) and the store load on first use, so
+``import wayfare`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import WayfareError  # noqa: E402
-from .store import Scope, Store, open_store  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import Workbench, open  # noqa: A004
+    from .store import Scope, Store, open_store
 
 __all__ = ["__version__", "WayfareError", "Scope", "Store", "open_store", "open", "Workbench"]
 
-_LAZY = {"open": "api", "Workbench": "api"}
+# loaded on first use: a process that needs one corner of wayfare (the ingest parsing processes) does not pay for
+# the store's database engine and pandas (~80 MB of memory)
+_LAZY = {"open": "api", "Workbench": "api", "Scope": "store", "Store": "store", "open_store": "store"}
 
 
 def __getattr__(name: str) -> Any:

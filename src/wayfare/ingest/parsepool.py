@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import ValidationError
 from .messages import TooLarge, body_rows, decode_json, problem
-from .pipeline import EventRows
+from .rows import EventRows
 
 __all__ = ["ParsePool", "parse_body", "default_workers"]
 log = logging.getLogger("wayfare.ingest")
