@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy
 
 __version__ = "0.1.0"
 
@@ -28,16 +30,4 @@ __all__ = ["__version__", "WayfareError", "Scope", "Store", "open_store", "open"
 # the store's database engine and pandas (~80 MB of memory)
 _LAZY = {"open": "api", "Workbench": "api", "Scope": "store", "Store": "store", "open_store": "store"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'wayfare' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy(__name__, _LAZY, __all__)
