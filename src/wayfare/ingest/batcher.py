@@ -8,11 +8,13 @@ writer checkpoints a WAL that has grown past 2 MiB, so DuckDB's own 16 MiB check
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -164,20 +166,26 @@ class GroupCommitter:
         waiting when its last flush ended) and the last catch-up was too recent."""
         return self._busy and time.monotonic() < self._next_profiles
 
+    @contextlib.contextmanager
+    def _own_write(self) -> Iterator[None]:
+        """The store's write lock, for this writer's own work between flushes that writes no identities (a
+        checkpoint, a profiles catch-up): the identity caches stay valid if no one else wrote since the last flush."""
+        lock = self.store.write_lock
+        with lock:
+            mine = getattr(lock, "acquisitions", None) == self._lock_count_after + 1
+            yield
+            if mine:
+                self._lock_count_after = lock.acquisitions
+
     def _catch_up_idle(self) -> None:
         """Bring profiles up to date in a transaction of its own (nothing waiting, or stopping)."""
         if not self._pending:
             return
-        lock = self.store.write_lock
         try:
-            with lock:  # writes no identities: the identity caches stay valid if no one else wrote
-                mine = getattr(lock, "acquisitions", None) == self._lock_count_after + 1
-                with self.store.transaction() as con:
-                    for ws, after in self._pending.items():
-                        catch_up_profiles(con, ws, after)
-                    con.execute("DELETE FROM main.profiles_pending")
-                if mine:
-                    self._lock_count_after = lock.acquisitions
+            with self._own_write(), self.store.transaction() as con:
+                for ws, after in self._pending.items():
+                    catch_up_profiles(con, ws, after)
+                con.execute("DELETE FROM main.profiles_pending")
         except Exception:  # the rows stay: the next flush or start tries again
             log.exception("could not bring profiles up to date")
             return
@@ -198,13 +206,9 @@ class GroupCommitter:
         # at most one every CHECKPOINT_GAP_S: a checkpoint has a fixed cost (~40 ms here), and under a heavy load the
         # queue empties between every round of acks
         self._next_ckpt_try = time.monotonic() + self.CHECKPOINT_GAP_S
-        lock = self.store.write_lock
         try:
-            with lock:  # a checkpoint writes no identities: the identity caches stay valid if no one else wrote
-                mine = getattr(lock, "acquisitions", None) == self._lock_count_after + 1
+            with self._own_write():
                 self.store.checkpoint()
-                if mine:
-                    self._lock_count_after = lock.acquisitions
         except Exception as e:  # e.g. another connection's open write transaction; DuckDB's own checkpoint remains
             log.debug("idle checkpoint skipped: %s", e)
             self._next_ckpt_try = time.monotonic() + 5.0
