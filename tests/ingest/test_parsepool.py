@@ -95,7 +95,7 @@ def test_a_parsing_process_that_dies_loses_no_request(tmp_path):
         acked = 0
         for round_ in range(6):
             if round_ in (2, 4):
-                for pid in list(pool._ex._processes):  # kill -9 the parsing process between requests
+                for pid in pool.pids():  # kill -9 the parsing process between requests
                     os.kill(pid, signal.SIGKILL)
             body = {"batch": [_track(1000 * round_ + i) for i in range(40)]}
             r = c.post("/v1/batch", content=orjson.dumps(body), headers=basic)

@@ -54,6 +54,7 @@ def create_app(store: Store, parse_workers: int = 0) -> FastAPI:
     async def lifespan(app: FastAPI):
         state.committer = GroupCommitter(store)
         await asyncio.get_running_loop().run_in_executor(None, state.parsers.start)
+        await state.parsers.attach()
         stops = []
         for hook in STARTUP_HOOKS + state.startup:
             stop = hook(state)
