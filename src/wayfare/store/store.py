@@ -80,6 +80,11 @@ def _settings(con: duckdb.DuckDBPyConnection) -> None:
             raise StoreError(f"WAYFARE_DUCKDB: cannot set {name} to {value.strip()!r}: {e}") from e
 
 
+def _named_in_env(*names: str) -> bool:
+    spec = os.environ.get("WAYFARE_DUCKDB", "")
+    return any(n in spec for n in names)
+
+
 class Store:
     """An open wayfare store. Thread-safe for one writer: writes take ``write_lock``."""
 
@@ -98,6 +103,11 @@ class Store:
                 ) from e
             raise StoreError(f"cannot open {self.path}: {msg}") from e
         _quiet(self._con)
+        if not read_only and not _named_in_env("checkpoint_threshold", "wal_autocheckpoint"):
+            # DuckDB checkpoints inside whichever commit takes the WAL past this; the default 16 MiB made that
+            # commit ~70 ms longer under a sustained ingest load, 4 MiB ~20 ms (the work per row is the same:
+            # ~1.1 µs an event here, whatever the WAL's size or the table's)
+            self._con.execute("SET checkpoint_threshold = '4MiB'")
         _settings(self._con)
         # DuckDB checkpoints on its own when the WAL passes 16 MiB, inside whichever commit crosses it. With row
         # group vacuuming on, such a checkpoint also merged the new rows into the last row group and rewrote it
@@ -105,7 +115,7 @@ class Store:
         # automatic ones run without it, and checkpoint() -- idle moments, shutdown, after an erase -- with it.
         # (a second Store on the same file shares DuckDB's instance, and so finds 0 here: DuckDB's default then)
         vacuum = int(self._con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()[0])
-        self._vacuum_tasks = vacuum if vacuum or "max_vacuum_tasks" in os.environ.get("WAYFARE_DUCKDB", "") else 100
+        self._vacuum_tasks = vacuum if vacuum or _named_in_env("max_vacuum_tasks") else 100
         if not read_only:
             self._con.execute("SET max_vacuum_tasks = 0")
         self.write_lock = WriteLock()
