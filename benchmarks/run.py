@@ -72,6 +72,16 @@ def bench_bare_append(tmp: Path, n: int = 1_000_000) -> dict:
     return {"events": n, "batch": batch, "seconds": round(secs, 2), "events_per_s": round(n / secs)}
 
 
+def python_loop() -> float:
+    """Seconds for 10 million additions in a Python loop: this machine's speed at the time (a shared host's
+    varies up to 2x within an hour here), so that figures from different runs can be compared."""
+    t0 = time.perf_counter()
+    x = 0
+    for i in range(10_000_000):
+        x += i
+    return round(time.perf_counter() - t0, 2)
+
+
 def bench_http(tmp: Path, seconds: int = 20, connections: int = 32) -> dict:
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed (apt-get install -y wrk)"}
@@ -225,8 +235,10 @@ def main() -> None:
     if unknown:
         sys.exit(f"--only: unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(benches)}")
     res = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-           "date": dt.date.today().isoformat(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+           "date": dt.date.today().isoformat(), "load_avg_1m": round(os.getloadavg()[0], 2),
+           "python_loop_10M_s": python_loop()}
     res.update({name: benches[name]() for name in wanted})
+    res["python_loop_10M_s_after"] = python_loop()
     print(json.dumps(res, indent=2))
     shutil.rmtree(tmp, ignore_errors=True)
 
