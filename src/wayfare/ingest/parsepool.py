@@ -201,8 +201,8 @@ class ParsePool:
         return _Worker(proc, sock)
 
     def start(self) -> None:
-        """Start the processes (blocking: call it off the event loop). They are joined to a loop by
-        :meth:`attach`, or on the first request."""
+        """Start the processes (blocking: call it off the event loop). They take bodies once :meth:`attach` has
+        joined them to the serving loop; until then every body is parsed in process."""
         with self._lock:
             if self.workers <= 0 or self._slots:
                 return
@@ -250,10 +250,8 @@ class ParsePool:
         # the live process with the fewest bodies waiting
         best = None
         for w in self._slots:
-            if w is None or w.loop not in (None, loop):
+            if w is None or w.loop is not loop:  # not attached (attach()), or to another loop
                 continue
-            if w.link is None:
-                await self._attach(w)
             if w.alive() and (best is None or len(w.link.pending) < len(best.link.pending)):  # type: ignore[union-attr]
                 best = w
         if best is None:
