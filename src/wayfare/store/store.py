@@ -109,7 +109,8 @@ class Store:
             # ~1.1 µs an event here, whatever the WAL's size or the table's)
             self._con.execute("SET checkpoint_threshold = '4MiB'")
         _settings(self._con)
-        # DuckDB checkpoints on its own when the WAL passes 16 MiB, inside whichever commit crosses it. With row
+        # DuckDB checkpoints on its own when the WAL passes its threshold (4 MiB above; DuckDB's default is 16 MiB),
+        # inside whichever commit crosses it. With row
         # group vacuuming on, such a checkpoint also merged the new rows into the last row group and rewrote it
         # (10-350 ms here, compressing strings again; an ingest request waited behind it); off, 10-15 ms. So the
         # automatic ones run without it, and checkpoint() -- idle moments, shutdown, after an erase -- with it.
