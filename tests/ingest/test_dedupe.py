@@ -117,3 +117,39 @@ def test_idle_writer_checkpoints_a_grown_wal_and_loses_nothing(tmp_path):
         assert not os.path.exists(wal) or os.path.getsize(wal) < 64 * 1024
     with Store(db) as s:
         assert s.scope().one("SELECT count(*), count(DISTINCT message_id) FROM events") == (3001, 3001)
+
+
+def test_idle_writer_tries_a_failed_checkpoint_again_without_a_new_request(tmp_path):
+    """An idle checkpoint that fails (say a long-running reader's transaction got in its way) is tried again while
+    the server stays idle; before, the next try waited for the next request, however long that took."""
+    import os
+    import time
+
+    db = tmp_path / "w.db"
+    with Store(db) as s:
+        c = GroupCommitter(s, checkpoint_wal_bytes=16 * 1024)
+        c.CHECKPOINT_GAP_S = 0.0
+        c.IDLE_CHECKPOINT_S = 0.2
+        c.RETRY_S = 0.3
+        real, calls = s.checkpoint, []
+
+        def flaky() -> None:
+            calls.append(time.monotonic())
+            if len(calls) == 1:
+                raise RuntimeError("a reader's transaction is in the way")
+            real()
+
+        s.checkpoint = flaky  # type: ignore[method-assign]
+        ws = s.workspace_id("default")
+        c.submit(ws, _rows([f"m-{i}" for i in range(800)])).result(60)  # the last request
+        for _ in range(200):
+            if c.stats.checkpoints:
+                break
+            time.sleep(0.02)
+        c.close()
+        assert len(calls) == 2 and c.stats.checkpoints == 1
+        assert calls[1] - calls[0] >= 0.25  # waited RETRY_S, not spinning
+        wal = str(db) + ".wal"
+        assert not os.path.exists(wal) or os.path.getsize(wal) < 16 * 1024
+    with Store(db) as s:
+        assert s.scope().one("SELECT count(*) FROM events") == (800,)

@@ -134,9 +134,11 @@ class GroupCommitter:
         self._catch_up_idle()
         while True:
             try:
-                # a WAL due for a checkpoint is folded in once no request has come for IDLE_CHECKPOINT_S
-                item = self._q.get(timeout=self.IDLE_CHECKPOINT_S if self._checkpoint_due() else None)
+                # a WAL due for a checkpoint is folded in once no request has come for IDLE_CHECKPOINT_S, and
+                # a catch-up or checkpoint that failed is tried again without waiting for the next request
+                item = self._q.get(timeout=self._idle_timeout())
             except queue.Empty:
+                self._catch_up_idle()
                 self._checkpoint_if_due()
                 continue
             if item is None:
@@ -198,6 +200,22 @@ class GroupCommitter:
         self._pending = {}
         self.profile_catch_ups += 1
 
+    RETRY_S = 5.0  # a failed idle catch-up or checkpoint is tried again after this long without requests
+
+    def _idle_timeout(self) -> float | None:
+        """How long the idle writer waits for a request before its own work: None (no work) or seconds."""
+        waits = []
+        if self._pending:  # the last catch-up failed (a successful one empties it)
+            waits.append(self.RETRY_S)
+        if self._wal is not None:
+            try:
+                grown = os.path.getsize(self._wal) >= self.checkpoint_wal_bytes
+            except OSError:  # no WAL: nothing to checkpoint
+                grown = False
+            if grown:
+                waits.append(max(self.IDLE_CHECKPOINT_S, self._next_ckpt_try - time.monotonic()))
+        return min(waits) if waits else None
+
     def _checkpoint_due(self) -> bool:
         if self._wal is None or time.monotonic() < self._next_ckpt_try:
             return False
@@ -220,7 +238,7 @@ class GroupCommitter:
                 self.store.checkpoint()
         except Exception as e:  # e.g. another connection's open write transaction; DuckDB's own checkpoint remains
             log.debug("idle checkpoint skipped: %s", e)
-            self._next_ckpt_try = time.monotonic() + 5.0
+            self._next_ckpt_try = time.monotonic() + self.RETRY_S
             return
         self.stats.checkpoint(time.perf_counter() - t0)
 
