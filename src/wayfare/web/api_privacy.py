@@ -135,7 +135,10 @@ def register(app: FastAPI, state: AppState) -> None:
 
     @app.exception_handler(pydantic.ValidationError)
     async def _bad_input(request: Request, exc: pydantic.ValidationError) -> JSONAnswer:
-        errs = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()[:20]]
+        # the shape FastAPI documents for every 422 (HTTPValidationError: loc, msg, type), so clients and the
+        # OpenAPI schema agree whichever layer refused the input
+        errs = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg"), "type": e.get("type")}
+                for e in exc.errors()[:20]]
         return JSONAnswer({"error": "invalid input", "detail": errs}, status_code=422)
 
     def scope_for(request: Request):
