@@ -125,37 +125,42 @@ class IdentityResolver:
         if not idents:
             return found
         kinds, values = zip(*idents, strict=True)
-        # read by name (DuckDB's replacement scan of this frame's locals: see ingest.pipeline, _existing_ids)
-        wf_idents = pa.table({"kind": pa.array(kinds, pa.string()), "value": pa.array(values, pa.string())})  # noqa: F841
-        rows = con.execute(
-            "SELECT i.kind, i.value, i.person_id FROM main.identities i JOIN wf_idents q "
-            "ON i.kind = q.kind AND i.value = q.value WHERE i.workspace_id = ?",
-            [self.scope.workspace_id],
-        ).fetchall()
+        tbl = pa.table({"kind": pa.array(kinds, pa.string()), "value": pa.array(values, pa.string())})
+        con.register("__wf_idents", tbl)
+        try:
+            rows = con.execute(
+                "SELECT i.kind, i.value, i.person_id FROM main.identities i JOIN __wf_idents q "
+                "ON i.kind = q.kind AND i.value = q.value WHERE i.workspace_id = ?",
+                [self.scope.workspace_id],
+            ).fetchall()
+        finally:
+            con.unregister("__wf_idents")
         found.update(((k, v), p) for k, v, p in rows)
         return found
 
     def _first_seen(self, con: duckdb.DuckDBPyConnection, people: set[str]) -> dict[str, dt.datetime]:
         if not people:
             return {}
-        wf_people = pa.table({"person_id": pa.array(sorted(people), pa.string())})  # noqa: F841 (read by name)
-        # a join, not list_contains(?, person_id): that evaluated a list search on every profile row
-        rows = con.execute(
-            "SELECT p.person_id, coalesce(p.first_seen, p.created_at) FROM main.profiles p "
-            "SEMI JOIN wf_people q ON p.person_id = q.person_id WHERE p.workspace_id = ?",
-            [self.scope.workspace_id],
-        ).fetchall()
-        found = dict(rows)
-        if len(found) < len(people):
-            # people whose profile the ingest writer has not written yet (it may count a busy moment's
-            # events in profiles a little later: ingest.batcher.GroupCommitter): their first event
+        con.register("__wf_people", pa.table({"person_id": pa.array(sorted(people), pa.string())}))
+        try:  # a join, not list_contains(?, person_id): that evaluated a list search on every profile row
             rows = con.execute(
-                "SELECT e.person_id, min(e.ts) FROM main.events e SEMI JOIN wf_people q "
-                "ON e.person_id = q.person_id WHERE e.workspace_id = ? GROUP BY e.person_id",
+                "SELECT p.person_id, coalesce(p.first_seen, p.created_at) FROM main.profiles p "
+                "SEMI JOIN __wf_people q ON p.person_id = q.person_id WHERE p.workspace_id = ?",
                 [self.scope.workspace_id],
             ).fetchall()
-            for pid, ts in rows:
-                found.setdefault(pid, ts)
+            found = dict(rows)
+            if len(found) < len(people):
+                # people whose profile the ingest writer has not written yet (it may count a busy moment's
+                # events in profiles a little later: ingest.batcher.GroupCommitter): their first event
+                rows = con.execute(
+                    "SELECT e.person_id, min(e.ts) FROM main.events e SEMI JOIN __wf_people q "
+                    "ON e.person_id = q.person_id WHERE e.workspace_id = ? GROUP BY e.person_id",
+                    [self.scope.workspace_id],
+                ).fetchall()
+                for pid, ts in rows:
+                    found.setdefault(pid, ts)
+        finally:
+            con.unregister("__wf_people")
         return found
 
     def resolve(
@@ -278,8 +283,11 @@ class IdentityResolver:
                     "first_seen": pa.array(new_rows_t, pa.timestamp("us")),
                 }
             )
-            wf_newids = tbl  # noqa: F841 (read by name)
-            con.execute("INSERT OR IGNORE INTO main.identities SELECT * FROM wf_newids")
+            con.register("__wf_newids", tbl)
+            try:
+                con.execute("INSERT OR IGNORE INTO main.identities SELECT * FROM __wf_newids")
+            finally:
+                con.unregister("__wf_newids")
         if res.merges:
             self.apply_merges(con, res.merges, reason="shared identifier")
         if cache is not None:
@@ -299,14 +307,17 @@ class IdentityResolver:
         into = _final_targets(merges)
         # identities and events: one UPDATE each for all of this batch's merges (a scan of the events table per
         # merge made a batch with many merges pay for the whole table many times over)
-        wf_merge = pa.table({"src": pa.array(list(into), pa.string()),  # noqa: F841 (read by name)
-                             "dst": pa.array(list(into.values()), pa.string())})
-        for table in ("identities", "events"):
-            con.execute(
-                f"UPDATE main.{table} SET person_id = m.dst FROM wf_merge m "
-                f"WHERE main.{table}.workspace_id = ? AND main.{table}.person_id = m.src",
-                [ws],
-            )
+        con.register("__wf_merge", pa.table({"src": pa.array(list(into), pa.string()),
+                                             "dst": pa.array(list(into.values()), pa.string())}))
+        try:
+            for table in ("identities", "events"):
+                con.execute(
+                    f"UPDATE main.{table} SET person_id = m.dst FROM __wf_merge m "
+                    f"WHERE main.{table}.workspace_id = ? AND main.{table}.person_id = m.src",
+                    [ws],
+                )
+        finally:
+            con.unregister("__wf_merge")
         for src, dst in merges:
             rows = con.execute(
                 "SELECT person_id, created_at, first_seen, last_seen, traits FROM main.profiles "

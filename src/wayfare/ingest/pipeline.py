@@ -64,17 +64,16 @@ class _Times(Sequence):
         return self._col[i].as_py()
 
 
-# Arrow tables reach the statements by name: DuckDB's replacement scan reads a local variable of the calling frame
-# (``wf_events`` in ``FROM wf_events``). ``con.register``/``unregister`` around each statement wrote a temporary view
-# to the catalog twice per table, ~1 ms a pair here; a flush used four to six of them (benchmarks/RESULTS.md,
-# "Ingest seventh pass"). The names carry no leading double underscore, which a method would mangle.
 def _existing_ids(con: duckdb.DuckDBPyConnection, ws: str, ids: list[str]) -> set[str]:
-    wf_mids = pa.table({"message_id": pa.array(ids, pa.string())})  # noqa: F841 (read by name, above)
-    rows = con.execute(
-        "SELECT e.message_id FROM main.events e SEMI JOIN wf_mids m ON e.message_id = m.message_id "
-        "WHERE e.workspace_id = ?",
-        [ws],
-    ).fetchall()
+    con.register("__wf_mids", pa.table({"message_id": pa.array(ids, pa.string())}))
+    try:
+        rows = con.execute(
+            "SELECT e.message_id FROM main.events e SEMI JOIN __wf_mids m ON e.message_id = m.message_id "
+            "WHERE e.workspace_id = ?",
+            [ws],
+        ).fetchall()
+    finally:
+        con.unregister("__wf_mids")
     return {r[0] for r in rows}
 
 
@@ -150,25 +149,28 @@ def _write(scope: Scope, rows: EventRows, con: duckdb.DuckDBPyConnection, check_
     resolution = IdentityResolver(scope).resolve(con, fresh.ids, _Times(fresh.table.column("ts")), cache)
     res.merges = len(resolution.merges)
     res.people_created = len(resolution.new_people)
-    wf_events = fresh.table.append_column("person_id", pa.array(resolution.person_ids, pa.string()))  # noqa: F841
-    # a plain INSERT: the ids were checked above in this same transaction, under the single writer's lock
-    # (INSERT OR IGNORE cost 13-15 ms per 20-row flush here against 3.5 ms, for conflicts that cannot occur)
-    con.execute(
-        "INSERT INTO main.events (workspace_id, message_id, seq, type, event, anonymous_id, user_id, "
-        "person_id, ts, received_at, channel, source, revenue, properties, context, traits) "
-        "SELECT ?, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
-        "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM wf_events",
-        [ws],
-    )
-    res.inserted = n
-    _update_profiles(con, ws, fresh.traits, resolution.person_ids, wf_events, traits_only=seen_later)
+    tbl = fresh.table.append_column("person_id", pa.array(resolution.person_ids, pa.string()))
+    con.register("__wf_events", tbl)
+    try:  # a plain INSERT: the ids were checked above in this same transaction, under the single writer's lock
+        # (INSERT OR IGNORE cost 13-15 ms per 20-row flush here against 3.5 ms, for conflicts that cannot occur)
+        con.execute(
+            "INSERT INTO main.events (workspace_id, message_id, seq, type, event, anonymous_id, user_id, "
+            "person_id, ts, received_at, channel, source, revenue, properties, context, traits) "
+            "SELECT ?, message_id, nextval('event_seq'), type, event, anonymous_id, user_id, person_id, ts, "
+            "received_at, channel, source, revenue, properties::JSON, context::JSON, traits::JSON FROM __wf_events",
+            [ws],
+        )
+        res.inserted = n
+        _update_profiles(con, ws, fresh.traits, resolution.person_ids, traits_only=seen_later)
+    finally:
+        con.unregister("__wf_events")
     return res, kept
 
 
 # First and last seen of everyone in the rows, in one upsert that DuckDB runs without the GIL; a row is rewritten
-# only when its range widens or its traits change. ``wf_traits`` holds the merged traits of the few people whose
+# only when its range widens or its traits change. ``__wf_traits`` holds the merged traits of the few people whose
 # traits the rows change ('{}' for the rest means "keep"). {rows} are the events to count: the ones just inserted
-# (``wf_events``), or the stored ones after a sequence number (catch_up_profiles).
+# (``__wf_events``), or the stored ones after a sequence number (catch_up_profiles).
 _PROFILES_UPSERT = """
 INSERT INTO main.profiles AS p
 SELECT ?, e.person_id, ?::TIMESTAMP, min(e.ts), max(e.ts), {traits}::JSON
@@ -181,11 +183,11 @@ ON CONFLICT (workspace_id, person_id) DO UPDATE SET
 WHERE excluded.first_seen < p.first_seen OR excluded.last_seen > p.last_seen OR p.first_seen IS NULL
     OR p.last_seen IS NULL OR excluded.traits::VARCHAR <> '{{}}'
 """
-_UPSERT_PLAIN = _PROFILES_UPSERT.format(traits="'{}'", rows="wf_events", join="", where="")
-_UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '{}')", rows="wf_events",
-                                         join="LEFT JOIN wf_traits t ON t.person_id = e.person_id", where="")
-_UPSERT_TRAITS_ONLY = _PROFILES_UPSERT.format(traits="any_value(t.traits)", rows="wf_events",
-                                              join="JOIN wf_traits t ON t.person_id = e.person_id", where="")
+_UPSERT_PLAIN = _PROFILES_UPSERT.format(traits="'{}'", rows="__wf_events", join="", where="")
+_UPSERT_TRAITS = _PROFILES_UPSERT.format(traits="coalesce(any_value(t.traits), '{}')", rows="__wf_events",
+                                         join="LEFT JOIN __wf_traits t ON t.person_id = e.person_id", where="")
+_UPSERT_TRAITS_ONLY = _PROFILES_UPSERT.format(traits="any_value(t.traits)", rows="__wf_events",
+                                              join="JOIN __wf_traits t ON t.person_id = e.person_id", where="")
 _UPSERT_CATCH_UP = _PROFILES_UPSERT.format(traits="'{}'", rows="main.events", join="",
                                            where="AND e.workspace_id = ? AND e.seq > ?")
 
@@ -200,8 +202,8 @@ def catch_up_profiles(con: duckdb.DuckDBPyConnection, ws: str, after_seq: int) -
 
 
 def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, dict], pids: list[str | None],
-                     wf_events: pa.Table, traits_only: bool = False) -> None:
-    """Create or widen the profiles of the people in ``wf_events`` (the rows just inserted); ``traits`` (by row number,
+                     traits_only: bool = False) -> None:
+    """Create or widen the profiles of the people just inserted as ``__wf_events``; ``traits`` (by row number,
     the rows whose traits count for their person) are merged over the stored ones, later rows winning.
     ``traits_only``: only the people whose traits change (the others are left to :func:`catch_up_profiles`)."""
     changed: dict[str, dict] = {}
@@ -220,13 +222,19 @@ def _update_profiles(con: duckdb.DuckDBPyConnection, ws: str, traits: dict[int, 
             con.execute(_UPSERT_PLAIN, [ws, now])
         return
     people = list(changed)
-    wf_pp = pa.table({"person_id": pa.array(people, pa.string())})  # noqa: F841
-    stored = dict(con.execute(
-        "SELECT p.person_id, p.traits FROM main.profiles p SEMI JOIN wf_pp q ON p.person_id = q.person_id "
-        "WHERE p.workspace_id = ?",
-        [ws],
-    ).fetchall())
+    con.register("__wf_pp", pa.table({"person_id": pa.array(people, pa.string())}))
+    try:
+        stored = dict(con.execute(
+            "SELECT p.person_id, p.traits FROM main.profiles p SEMI JOIN __wf_pp q ON p.person_id = q.person_id "
+            "WHERE p.workspace_id = ?",
+            [ws],
+        ).fetchall())
+    finally:
+        con.unregister("__wf_pp")
     merged = [_dumps({**orjson.loads(stored.get(p) or "{}"), **changed[p]}) or "{}" for p in people]
-    wf_traits = pa.table({"person_id": pa.array(people, pa.string()),  # noqa: F841
-                          "traits": pa.array(merged, pa.string())})
-    con.execute(_UPSERT_TRAITS_ONLY if traits_only else _UPSERT_TRAITS, [ws, now])
+    con.register("__wf_traits", pa.table({"person_id": pa.array(people, pa.string()),
+                                          "traits": pa.array(merged, pa.string())}))
+    try:
+        con.execute(_UPSERT_TRAITS_ONLY if traits_only else _UPSERT_TRAITS, [ws, now])
+    finally:
+        con.unregister("__wf_traits")
