@@ -153,3 +153,24 @@ def test_idle_writer_tries_a_failed_checkpoint_again_without_a_new_request(tmp_p
         assert not os.path.exists(wal) or os.path.getsize(wal) < 16 * 1024
     with Store(db) as s:
         assert s.scope().one("SELECT count(*) FROM events") == (800,)
+
+
+def test_ingest_after_an_ibis_query_on_the_same_store(tmp_path):
+    """The dashboard queries the store through Ibis, which changes settings of the connection it is given
+    (python_enable_replacements=false): the writer's statements must not depend on any of them. Both writer paths
+    (a lookup of stored ids, and the group committer's optimistic flush refused by the key) after an Ibis query."""
+    from wayfare.ingest.pipeline import write_rows
+
+    with Store(tmp_path / "i.db") as s:
+        sc = s.scope("default")
+        assert sc.ibis("events").count().execute() == 0  # what a dashboard page does first
+        assert write_rows(sc, _rows(["m-1", "m-2"])).inserted == 2
+        res = write_rows(sc, _rows(["m-2", "m-3"]))
+        assert (res.inserted, res.duplicates) == (1, 1)
+        c = GroupCommitter(s)
+        try:
+            out = _submit_all(c, [["m-3", "m-4"], ["m-4", "m-5"]])
+        finally:
+            c.close()
+        assert [(r.inserted, r.duplicates) for r in out] == [(1, 1), (1, 1)]
+        assert sc.ibis("events").count().execute() == 5
