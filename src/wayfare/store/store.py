@@ -103,6 +103,11 @@ class Store:
                 ) from e
             raise StoreError(f"cannot open {self.path}: {msg}") from e
         _quiet(self._con)
+        # the settings Ibis gives a connection it is handed (the dashboard's queries use Ibis on this one), made
+        # from the start: the store behaves the same before and after a first dashboard query (a statement that
+        # read a Python variable by name worked until then and failed after: tests/ingest/test_dedupe.py)
+        self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute("SET python_enable_replacements = false")
         if not read_only and not _named_in_env("checkpoint_threshold", "wal_autocheckpoint"):
             # DuckDB checkpoints inside whichever commit takes the WAL past this; the default 16 MiB made that
             # commit ~70 ms longer under a sustained ingest load, 4 MiB ~20 ms (the work per row is the same:
