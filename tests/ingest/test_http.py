@@ -85,7 +85,7 @@ def test_server_binds_loopback_and_serves_openapi(ingest_key, server_factory):
     db, _ = ingest_key
     srv = server_factory(db).start()
     spec = httpx.get(f"{srv.url}/openapi.json").json()
-    assert "/v1/batch" in spec["paths"] and "TrackIn" in spec["components"]["schemas"]
+    assert "/v1/batch" in spec["paths"] and "TrackMessage" in spec["components"]["schemas"]
     assert httpx.get(f"{srv.url}/health").json()["ok"] is True
     import socket
 

@@ -88,6 +88,14 @@ class FunnelQuery(BaseModel):
     by: str | None = None  # "persona", "first_touch", "traits.x", an event column or a property of step 1
     order: Literal["strict", "loose"] = "strict"  # loose: steps 1..k in any order within the window
 
+    @field_validator("by")
+    @classmethod
+    def _by(cls, v: str | None) -> str | None:
+        # the name becomes a JSON path: "a[b" was a server error (schemathesis found it)
+        if v and not _KEY.match(v):
+            raise ValueError(f"{v!r} is not a field name (letters, digits, _ and dots)")
+        return v or None
+
     @field_validator("within", mode="before")
     @classmethod
     def _within(cls, v):

@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import ValidationError
 from ..identity.normalize import normalize_email, normalize_id, normalize_phone
@@ -65,11 +64,19 @@ def parse_time(value: Any, where: str) -> dt.datetime:
     return t
 
 
+# the largest integer a JavaScript client (and any IEEE double) holds exactly: an id sent as a bigger number may
+# already have been rounded on its way here, so it is refused (send it as a string)
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
 def _id(value: Any, where: str) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValidationError("an id must be a string or a number", where=where)
+    if not isinstance(value, str) and abs(value) > MAX_SAFE_INTEGER:
+        raise ValidationError("an id sent as a number must be within ±(2^53 - 1); send bigger ids as strings",
+                              where=where)
     s = normalize_id(value)
     if s is not None and len(s) > 256:
         raise ValidationError("an id is at most 256 characters", where=where)
@@ -113,6 +120,8 @@ def check_message(m: Any, where: str, type_: str | None = None, size: int | None
             raise ValidationError("track needs an event name", where=f"{where}.event")
         if len(ev) > 200:
             raise ValidationError("an event name is at most 200 characters", where=f"{where}.event")
+    if t in ("page", "screen") and m.get("name") is not None and not isinstance(m["name"], str):
+        raise ValidationError(f"a {t}'s name must be a string", where=f"{where}.name")
     if t == "group" and not _id(m.get("groupId"), f"{where}.groupId"):
         raise ValidationError("group needs groupId", where=f"{where}.groupId")
     for key in ("properties", "traits", "context", "integrations"):
@@ -122,10 +131,14 @@ def check_message(m: Any, where: str, type_: str | None = None, size: int | None
         if m.get(key) is not None:
             parsed[key] = parse_time(m[key], f"{where}.{key}")
     mid = m.get("messageId")
-    if mid is not None and (not isinstance(mid, str | int) or isinstance(mid, bool) or len(str(mid)) > 200):
-        raise ValidationError("messageId must be a string of at most 200 characters", where=f"{where}.messageId")
-    if m.get("type") != t or parsed:
-        m = {**m, "type": t, "__times": parsed}
+    if isinstance(mid, float) and mid.is_integer():  # 7.0: JSON has one kind of number
+        mid = int(mid)
+    if mid is not None and (not isinstance(mid, str | int) or isinstance(mid, bool) or len(str(mid)) > 200
+                            or (isinstance(mid, int) and abs(mid) > MAX_SAFE_INTEGER)):
+        raise ValidationError("messageId must be a string of at most 200 characters (or a whole number within "
+                              "±(2^53 - 1))", where=f"{where}.messageId")
+    if m.get("type") != t or parsed or mid is not m.get("messageId"):
+        m = {**m, "type": t, "__times": parsed, "messageId": mid}
     return m
 
 
@@ -284,7 +297,10 @@ def _fast_row(m: Any, received_at: dt.datetime, source: str, type_: str | None,
         event = None
     else:
         event = m.get("name")
-        event = event.strip() if type(event) is str else None
+        if event is not None:
+            if type(event) is not str:
+                return None
+            event = event.strip()
     objs = []
     for key in ("properties", "context", "traits", "integrations"):
         v = m.get(key)
@@ -365,6 +381,12 @@ def body_rows(kind: str, body: Any, size: int, received_at: dt.datetime, source:
     if kind in ("batch", "import"):
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
             raise ValidationError("a batch body is an object with a 'batch' list", where="batch")
+        if body.get("writeKey") is not None and not isinstance(body["writeKey"], str):
+            raise ValidationError("writeKey must be a string", where="writeKey")
+        if body.get("context") is not None and not isinstance(body["context"], dict):
+            raise ValidationError("context must be a JSON object", where="context")
+        if body.get("sentAt") is not None:
+            parse_time(body["sentAt"], "sentAt")
         shared_ctx = body.get("context") if isinstance(body.get("context"), dict) else None
         # a body within the per-message limit cannot hold a message over it: skip measuring each
         return batch_rows(body["batch"], received_at, source, sizes=size > MAX_EVENT_BYTES or shared_ctx is not None,
@@ -389,54 +411,56 @@ def decode_json(raw: bytes | None) -> Any:
 
 
 # --- OpenAPI shapes ------------------------------------------------------------------------------
-class _Base(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    userId: str | None = Field(None, max_length=256)
-    anonymousId: str | None = Field(None, max_length=256)
-    messageId: str | None = Field(None, max_length=200)
-    timestamp: dt.datetime | None = None
-    sentAt: dt.datetime | None = None
-    context: dict[str, Any] | None = None
-    integrations: dict[str, Any] | None = None
+# Written out by hand so that the schema says what the checks above accept, no more and no less (schemathesis
+# generates requests from it and checks that what it calls valid is stored and what it calls invalid is refused).
+# Two rules the schema leaves to the 413 answer: 32 KB a message and 500 KB a batch.
+_MISSING = "^\\s*([Nn][Aa][Nn]|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll])?\\s*$"  # ids read as "no id"
+_ID_NUMBER = {"type": "number", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER}
+_ID = {"anyOf": [{"type": "string", "maxLength": 256}, _ID_NUMBER, {"type": "null"}],
+       "description": "a string or a number; empty, 'null', 'none' and 'nan' mean no id"}
+_SOME_ID = {"anyOf": [{"type": "string", "maxLength": 256, "not": {"pattern": _MISSING}}, _ID_NUMBER]}
+# ISO 8601 as Python reads it, 1980-2199 (times before 1970 or after 2200 in UTC are refused), days 1-28 of a
+# month: a narrower form than is accepted, so that every time the schema allows is one the checks accept
+_TIME = {"anyOf": [{"type": "string", "pattern": (
+    "^(19[89][0-9]|2[01][0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    "(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$")},
+    {"type": "null"}], "description": "ISO 8601, e.g. 2026-11-24T18:30:00Z"}
+_OBJECT = {"type": ["object", "null"]}
+_MESSAGE_ID = {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "integer", "minimum": -MAX_SAFE_INTEGER,
+                                                                  "maximum": MAX_SAFE_INTEGER}, {"type": "null"}]}
+_COMMON = {"userId": _ID, "anonymousId": _ID, "messageId": _MESSAGE_ID, "timestamp": _TIME, "sentAt": _TIME,
+           "originalTimestamp": _TIME, "context": _OBJECT, "integrations": _OBJECT, "properties": _OBJECT,
+           "traits": _OBJECT}
+_WHO = [{"required": ["userId"], "properties": {"userId": _SOME_ID}},
+        {"required": ["anonymousId"], "properties": {"anonymousId": _SOME_ID}}]
+_EVENT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}
 
 
-class TrackIn(_Base):
-    type: Literal["track"] | None = None
-    event: str = Field(..., min_length=1, max_length=200)
-    properties: dict[str, Any] | None = None
+def _message(types: tuple[str, ...], in_batch: bool, required: tuple[str, ...] = (), who: bool = True,
+             **props: dict) -> dict:
+    typ = {"enum": list(types)} if in_batch else {"enum": [*types, None]}
+    s: dict = {"type": "object", "properties": {"type": typ, **_COMMON, **props},
+               "required": [*(("type",) if in_batch else ()), *required]}
+    if who:
+        s["anyOf"] = _WHO
+    return s
 
 
-class IdentifyIn(_Base):
-    type: Literal["identify"] | None = None
-    traits: dict[str, Any] | None = None
+def _schemas(in_batch: bool) -> dict:
+    return {
+        "track": _message(("track",), in_batch, ("event",), event=_EVENT),
+        "identify": _message(("identify",), in_batch),
+        "page": _message(("page",), in_batch, name={"type": ["string", "null"]}),
+        "screen": _message(("screen",), in_batch, name={"type": ["string", "null"]}),
+        "group": _message(("group",), in_batch, ("groupId",), groupId=_SOME_ID),
+        "alias": _message(("alias",), in_batch, ("userId", "previousId"), who=False, userId=_SOME_ID,
+                          previousId=_SOME_ID),
+    }
 
 
-class PageIn(_Base):
-    type: Literal["page", "screen"] | None = None
-    name: str | None = None
-    properties: dict[str, Any] | None = None
-
-
-class GroupIn(_Base):
-    type: Literal["group"] | None = None
-    groupId: str
-    traits: dict[str, Any] | None = None
-
-
-class AliasIn(_Base):
-    type: Literal["alias"] | None = None
-    previousId: str
-
-
-class BatchIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    batch: list[dict[str, Any]] = Field(..., max_length=10000)
-    context: dict[str, Any] | None = None
-    sentAt: dt.datetime | None = None
-    writeKey: str | None = None
-
-
-class Ack(BaseModel):
-    success: bool = True
-    received: int = 0
-    duplicates: int = 0
+_SINGLE = _schemas(False)
+_BATCH = {"type": "object", "required": ["batch"], "properties": {
+    "batch": {"type": "array", "items": {"anyOf": list(_schemas(True).values())}},
+    "context": _OBJECT, "sentAt": _TIME, "writeKey": {"type": ["string", "null"]}}}
+OPENAPI_SCHEMAS = {f"{k.capitalize()}Message": v for k, v in _SINGLE.items()} | {"Batch": _BATCH}
+SCHEMA_OF_KIND = {**{k: f"{k.capitalize()}Message" for k in _SINGLE}, "batch": "Batch", "import": "Batch"}

@@ -26,13 +26,9 @@ from ..store import Store, verify_key
 from .batcher import GroupCommitter
 from .messages import (
     MAX_BATCH_BYTES,
-    AliasIn,
-    BatchIn,
-    GroupIn,
-    IdentifyIn,
-    PageIn,
+    OPENAPI_SCHEMAS,
+    SCHEMA_OF_KIND,
     TooLarge,
-    TrackIn,
     body_rows,
     decode_json,
     problem,
@@ -41,7 +37,7 @@ from .parsepool import ParsePool
 from .pipeline import EventRows
 
 __all__ = ["make_router", "key_from_request", "key_from_header", "CORS_HEADERS", "JSONAnswer", "Ingest",
-           "IngestFastPath"]
+           "IngestFastPath", "OPENAPI_SCHEMAS"]
 
 # on every ingest answer; never Access-Control-Allow-Credentials (a wildcard origin forbids it anyway)
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
@@ -221,6 +217,11 @@ async def _chunks(receive: Any) -> Any:
             return
 
 
+_ACK = {"type": "object", "required": ["success", "received", "duplicates"],
+        "properties": {"success": {"type": "boolean"}, "received": {"type": "integer", "minimum": 0},
+                       "duplicates": {"type": "integer", "minimum": 0}}}
+
+
 def make_router(store: Store, committer: GroupCommitter, parsers: ParsePool | None = None) -> APIRouter:
     router = APIRouter(tags=["ingest"])
 
@@ -238,7 +239,7 @@ def make_router(store: Store, committer: GroupCommitter, parsers: ParsePool | No
     async def preflight(request: Request) -> Response:
         return Response(status_code=204, headers=_PREFLIGHT)
 
-    def route(kind: str, model: type | None):
+    def route(kind: str, model: str | None):
         async def endpoint(request: Request) -> JSONAnswer:
             return await handle(request, kind)
 
@@ -248,7 +249,7 @@ def make_router(store: Store, committer: GroupCommitter, parsers: ParsePool | No
             extra = {
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
                 }
             }
         router.add_api_route(
@@ -257,17 +258,16 @@ def make_router(store: Store, committer: GroupCommitter, parsers: ParsePool | No
             methods=["POST"],
             summary=f"Segment-compatible {kind}",
             openapi_extra=extra,
-            responses={400: {"description": "invalid message (names the field)"}, 401: {"description": "no or bad key"},
-                       413: {"description": "over 32 KB a message or 500 KB a batch"}},
+            responses={200: {"description": "stored durably (a retry of a stored messageId counts as a duplicate)",
+                             "content": {"application/json": {"schema": _ACK}}},
+                       400: {"description": "invalid message (names the field)"}, 401: {"description": "no or bad key"},
+                       413: {"description": "over 32 KB a message or 500 KB a batch"},
+                       503: {"description": "not stored; retry (safe: messageId dedupe)"}},
         )
 
     for kind in _KINDS:
         router.add_api_route(f"/v1/{kind}", preflight, methods=["OPTIONS"], include_in_schema=False,
                              name=f"ingest_{kind}_preflight")
-    for kind, model in (("track", TrackIn), ("identify", IdentifyIn), ("page", PageIn), ("screen", PageIn),
-                        ("group", GroupIn), ("alias", AliasIn), ("batch", BatchIn), ("import", BatchIn)):
-        route(kind, model)
+    for kind in _KINDS:
+        route(kind, SCHEMA_OF_KIND[kind])
     return router
-
-
-OPENAPI_MODELS = (TrackIn, IdentifyIn, PageIn, GroupIn, AliasIn, BatchIn)

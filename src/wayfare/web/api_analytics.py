@@ -6,7 +6,7 @@ Queries run on a per-request DuckDB cursor in a worker thread, never on the writ
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -31,15 +31,32 @@ from .app import AppState
 __all__ = ["register"]
 
 
+# Patterns for the OpenAPI schema only (json_schema_extra: the handlers' own checks decide, with their messages):
+# the simplest form of each, so that whatever the schema allows is accepted
+_STEP = r"[^\s\"']"  # an event name: something besides spaces and quotes
+_NOT_WHERE = r"\S\s+[Ww][Hh][Ee][Rr][Ee]\s+\S"  # conditions (``where field = value``) are accepted, not generated
+_DURATION = r"^\s*0*[1-9][0-9]{0,5}\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days|w|week|weeks)?\s*$"
+
+
+def _doc(**schema) -> dict:
+    return {"json_schema_extra": schema}
+
+
 class FunnelBody(BaseModel):
-    steps: list[str] = Field(min_length=1, max_length=20)
-    within: str = "7d"
-    by: str | None = None
+    steps: list[str] = Field(min_length=1, max_length=20, **_doc(
+        items={"type": "string", "minLength": 1, "maxLength": 500, "pattern": _STEP, "not": {"pattern": _NOT_WHERE}},
+        description="event names, each optionally with `where field = value` conditions"))
+    within: str = Field("7d", **_doc(pattern=_DURATION, description="e.g. 30m, 12h, 7d, 2w"))
+    by: str | None = Field(None, **_doc(pattern=r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$",
+                                        description="what to split by: persona, first_touch, traits.x, an event "
+                                                    "column or a property of the first step"))
 
 
 class SegmentBody(BaseModel):
-    name: str
-    rule: str
+    name: str = Field(**_doc(pattern=r"^[\w][\w .\-]{0,79}$"))  # letters of any script, as the check reads them
+    rule: str = Field(**_doc(pattern=r"^(orders|revenue) (>=|<=|>|<|=) [0-9]{1,6}$",
+                             description="the rule language (`wayfare segments grammar`), e.g. `orders >= 2 and "
+                                         "revenue > 100 in 90d`; the pattern shows its simplest form"))
     description: str | None = None
 
 
@@ -48,6 +65,9 @@ def register(app: FastAPI, state: AppState) -> None:
 
     @app.post("/v1/analytics/funnel", tags=["analytics"])
     async def funnel(body: FunnelBody, request: Request):
+        if any(len(s) > 500 for s in body.steps):
+            return JSONResponse({"error": "a step is at most 500 characters"}, status_code=400)
+
         def go(sc):
             t = Tables.from_scope(sc, cursor=True)
             q = FunnelQuery(steps=[parse_step(s) for s in body.steps], within=parse_duration(body.within, "within"),
@@ -56,13 +76,13 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, go)
 
     @app.get("/v1/analytics/paths", tags=["analytics"])
-    async def paths(request: Request, start: str | None = None, end: str | None = None, depth: int = 4,
-                    min_count: int = 1, limit: int = 20):
+    async def paths(request: Request, start: str | None = None, end: str | None = None, depth: int = Query(4, ge=1, le=10),
+                    min_count: int = Query(1, ge=1), limit: int = Query(20, ge=1, le=1000)):
         q = PathsQuery(start=start, end=end, depth=depth, min_count=min_count, limit=limit)
         return await call(request, lambda sc: run_paths(Tables.from_scope(sc, cursor=True).events, q))
 
     @app.get("/v1/analytics/retention", tags=["analytics"])
-    async def retention(request: Request, period: str = "week", periods: int = 8, cohort_event: str | None = None,
+    async def retention(request: Request, period: str = Query("week", json_schema_extra={"enum": ["day", "week", "month"]}), periods: int = Query(8, ge=1, le=120), cohort_event: str | None = None,
                         return_event: str | None = None):
         if period not in ("day", "week", "month"):
             return JSONResponse({"error": "period is day, week or month"}, status_code=400)
@@ -78,7 +98,7 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, lambda sc: run_rfm(Tables.from_scope(sc, cursor=True).events))
 
     @app.get("/v1/analytics/kpis", tags=["analytics"])
-    async def kpis(request: Request, period: str = "month"):
+    async def kpis(request: Request, period: str = Query("month", json_schema_extra={"enum": ["day", "week", "month"]})):
         if period not in ("day", "week", "month"):
             return JSONResponse({"error": "period is day, week or month"}, status_code=400)
         return await call(request, lambda sc: run_kpis(Tables.from_scope(sc, cursor=True).events, period))

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -35,8 +35,9 @@ def _body(props: dict, required: list[str]) -> dict:
 
 
 _S = {"type": "string"}
-CHAT_BODY = _body({"writeKey": _S, "visitor_id": _S, "message": _S, "conversation_id": _S, "user_id": _S,
-                   "user_hash": _S},
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 2000}
+CHAT_BODY = _body({"writeKey": _S, "visitor_id": {**_TEXT, "maxLength": 100}, "message": _TEXT,
+                   "conversation_id": _S, "user_id": _S, "user_hash": _S},
                   ["visitor_id", "message"])
 RATING_BODY = _body({"writeKey": _S, "visitor_id": _S, "rating": {"type": "integer", "minimum": 1, "maximum": 5}},
                     ["visitor_id", "rating"])
@@ -44,6 +45,7 @@ ACTION_BODY = _body({"text": _S, "author": _S, "assignee": _S, "status": _S,
                      "rating": {"type": "integer", "minimum": 1, "maximum": 5}}, [])
 
 MAX_BODY = 16_000
+INBOX_STATUSES = ("bot", "open", "assigned", "closed")  # wayfare.assistant.conversations.STATUSES (a test checks)
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
         "Access-Control-Allow-Headers": "Content-Type, Authorization", "Cache-Control": "no-store"}
 
@@ -97,6 +99,8 @@ async def _json(request: Request) -> dict:
         raise ValidationError("the body is not JSON") from None
     if not isinstance(body, dict):
         raise ValidationError("the body is a JSON object")
+    if body.get("writeKey") is not None and not isinstance(body["writeKey"], str):
+        raise ValidationError("must be a string", where="writeKey")
     return body
 
 
@@ -232,7 +236,8 @@ def register(app: FastAPI, state: Any) -> None:
         return guarded(run, False)
 
     @app.get("/v1/inbox", tags=["inbox"])
-    def inbox_list(request: Request, status: str = "", assignee: str = "", limit: int = 100) -> JSONAnswer:
+    def inbox_list(request: Request, status: str = Query("", json_schema_extra={"enum": ["", *INBOX_STATUSES]}),
+                   assignee: str = "", limit: int = 100) -> JSONAnswer:
         def run() -> JSONAnswer:
             from ..assistant.conversations import STATUSES, inbox
 

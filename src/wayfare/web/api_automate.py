@@ -11,7 +11,7 @@ from ..automate.model import Flow
 from ..errors import AuthError, NotFound, ValidationError
 from ..ingest.routes import JSONAnswer, key_from_request
 from ..store import verify_key
-from .app import AppState
+from .app import OPENAPI_MODELS, AppState
 
 __all__ = ["register"]
 
@@ -66,14 +66,19 @@ def register(app: FastAPI, state: AppState) -> None:
     def flows(request: Request):
         return _guard(lambda: {"flows": list_flows(_scope(request))})
 
-    @app.post("/v1/flows/validate", tags=["automate"])
+    if Flow not in OPENAPI_MODELS:
+        OPENAPI_MODELS.append(Flow)
+    flow_body = {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Flow"}}}}}
+
+    @app.post("/v1/flows/validate", tags=["automate"], openapi_extra=flow_body)
     async def validate(request: Request):
         doc, err = await _doc(request)
         if err is not None:
             return err
         return _guard(lambda: (_scope(request), validate_flow(doc))[1])
 
-    @app.post("/v1/flows", tags=["automate"])
+    @app.post("/v1/flows", tags=["automate"], openapi_extra=flow_body)
     async def enable(request: Request):
         doc, err = await _doc(request)
         if err is not None:

@@ -21,7 +21,10 @@ __all__ = ["register", "RetryRequest"]
 
 class RetryRequest(BaseModel):
     """One send by key, or every failed send (of one flow)."""
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [
+        {"required": ["key"], "properties": {"key": {"type": "string", "minLength": 1}, "flow": {"type": "null"},
+                                             "all_failed": {"const": False}}},
+        {"required": ["all_failed"], "properties": {"all_failed": {"const": True}, "key": {"type": "null"}}}]})
     key: str | None = Field(None, max_length=1000, description="flow:entry:person:step, from GET /v1/flows/failed")
     all_failed: bool = False
     flow: str | None = Field(None, max_length=200)

@@ -8,7 +8,7 @@ work runs in a worker thread on per-call cursors, never on the writer's connecti
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from .admin import admin_caller
@@ -18,8 +18,9 @@ __all__ = ["register"]
 
 
 class ScoreBody(BaseModel):
-    texts: list[str] = Field(min_length=1, max_length=1000)
-    model: str = "auto"
+    texts: list[str] = Field(min_length=1, max_length=1000, json_schema_extra={"items": {"type": "string",
+                                                                                          "maxLength": 20_000}})
+    model: str = Field("auto", json_schema_extra={"enum": ["auto", "general"]})
 
 
 def register(app: FastAPI, state: AppState) -> None:
@@ -37,7 +38,7 @@ def register(app: FastAPI, state: AppState) -> None:
             return m
         return await call(request, go)
 
-    @app.get("/v1/journey/map.html", tags=["journey"])
+    @app.get("/v1/journey/map.html", tags=["journey"], response_class=HTMLResponse)
     async def journey_html(request: Request, persona: str | None = None):
         def go(sc):
             from ..journey import open_view

@@ -15,11 +15,18 @@ from .app import AppState
 __all__ = ["register"]
 
 
+# the catalogue's names (wayfare.predict.nba.BY_NAME, checked equal by tests/web/test_openapi.py), written out so
+# that building the app does not import the models
+ACTION_NAMES = ("win_back_offer", "check_in_call", "cross_sell", "referral_invite", "review_request", "thank_you",
+                "do_nothing")
+CLV_MODELS = ("bg-nbd", "pareto-nbd")
+
+
 def register(app: FastAPI, state: AppState) -> None:
     call = admin_caller(state)
 
     @app.get("/v1/predict/clv", tags=["predict"])
-    async def clv(request: Request, model: str = "bg-nbd", horizon_days: int = Query(365, ge=1, le=3650),
+    async def clv(request: Request, model: str = Query("bg-nbd", json_schema_extra={"enum": list(CLV_MODELS)}), horizon_days: int = Query(365, ge=1, le=3650),
                   limit: int = Query(50, ge=1, le=1000)):
         from ..predict.score import clv_report
 
@@ -39,7 +46,7 @@ def register(app: FastAPI, state: AppState) -> None:
         return await call(request, go)
 
     @app.get("/v1/predict/next-action", tags=["predict"])
-    async def next_action(request: Request, limit: int = Query(50, ge=1, le=1000), action: str | None = None):
+    async def next_action(request: Request, limit: int = Query(50, ge=1, le=1000), action: str | None = Query(None, json_schema_extra={"enum": list(ACTION_NAMES)})):
         def go(sc):
             from ..predict.nba import BY_NAME, catalogue
             from ..predict.score import cached_scores

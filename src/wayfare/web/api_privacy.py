@@ -22,7 +22,7 @@ from typing import Any
 import pydantic
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import AuthError, NotFound, ValidationError
 from ..ingest.routes import CORS_HEADERS, JSONAnswer, key_from_request
@@ -42,12 +42,20 @@ class PersonBody(BaseModel):
 
 
 class EraseBody(PersonBody):
-    confirm: bool = Field(False, description="must be true")
+    model_config = ConfigDict(json_schema_extra={"required": ["person", "confirm"]})
+    confirm: bool = Field(False, description="must be true", strict=True, json_schema_extra={"const": True})
 
 
 class RetentionBody(BaseModel):
-    kind: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=64, json_schema_extra={"enum": sorted(KINDS)})
     days: int = Field(ge=0, le=36500)
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _whole_number(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int | float):  # pydantic would read true as 1 and "5" as 5
+            raise ValueError("days is a whole number")
+        return v
 
 
 class RateLimiter:

@@ -146,7 +146,11 @@ def register(app: FastAPI, state: AppState) -> None:
         except ValidationError as e:
             return JSONAnswer({"error": str(e)}, status_code=400)
 
-    @app.post("/v1/channels/bounces", tags=["channels"], responses={400: {}, 401: {}, 413: {}})
+    raw_mail = {"schema": {"type": "string", "minLength": 1, "pattern": "\\S"}}
+
+    @app.post("/v1/channels/bounces", tags=["channels"], responses={400: {}, 401: {}, 413: {}},
+              openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": raw_mail,
+                                                                           "text/plain": raw_mail}}})
     async def bounce(request: Request) -> JSONAnswer:
         """One returned message (raw RFC 5322 bytes): hard bounces and complaints are suppressed."""
         try:

@@ -18,10 +18,10 @@ from fastapi import FastAPI, Request
 from ..errors import AuthError
 from ..ingest.batcher import GroupCommitter
 from ..ingest.parsepool import ParsePool, default_workers
-from ..ingest.routes import OPENAPI_MODELS, Ingest, IngestFastPath, JSONAnswer, key_from_request, make_router
+from ..ingest.routes import OPENAPI_SCHEMAS, Ingest, IngestFastPath, JSONAnswer, key_from_request, make_router
 from ..store import Store, verify_key
 
-__all__ = ["create_app", "AppState", "STARTUP_HOOKS", "ROUTER_FACTORIES", "serve", "tune_gc"]
+__all__ = ["create_app", "AppState", "OPENAPI_MODELS", "MethodNotAllowed", "STARTUP_HOOKS", "ROUTER_FACTORIES", "serve", "tune_gc"]
 log = logging.getLogger("wayfare.web")
 
 
@@ -41,6 +41,8 @@ PLUGINS = ("privacy", "automate", "deadletter", "assistant", "analytics", "journ
            "dashboard")
 # Domains plug in here (imported by web, never the other way round).
 ROUTER_FACTORIES: list[Callable[[AppState], Any]] = []
+# pydantic models that routes refer to by "#/components/schemas/<name>" in their openapi_extra
+OPENAPI_MODELS: list[Any] = []
 # Each hook is called with the state at start-up and returns a callable to run at shutdown (or None).
 STARTUP_HOOKS: list[Callable[[AppState], Callable[[], None] | None]] = []
 
@@ -112,6 +114,7 @@ def create_app(store: Store, parse_workers: int = 0) -> FastAPI:
         m.register(app, state)
 
     _add_openapi_models(app)
+    app.add_middleware(MethodNotAllowed, routes=lambda: app.routes)
     return app
 
 
@@ -123,15 +126,91 @@ def _add_openapi_models(app: FastAPI) -> None:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        comps.update(OPENAPI_SCHEMAS)
         for model in OPENAPI_MODELS:
             s = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, sub in s.pop("$defs", {}).items():
                 comps.setdefault(name, sub)
             comps[model.__name__] = s
+        comps["Error"] = _ERROR_SCHEMA
+        for path, ops in schema.get("paths", {}).items():
+            for method, op in ops.items():
+                _document_errors(path, method, op)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "What was wrong: `error` says it in words; `field` or `where` names the input at fault.",
+    "properties": {"error": {"type": "string"}, "field": {"type": "string"}, "where": {"type": "string"},
+                   "success": {"type": "boolean"}},
+}
+_ERRORS = {
+    400: "the input was refused; the answer says what was wrong and where",
+    401: "no key, or a key that is unknown, revoked or expired",
+    403: "the key's scope does not allow this",
+    404: "nothing of that name or id in the key's workspace",
+    413: "the body is over the limit",
+    422: "the input does not have the documented shape",
+    429: "over the rate limit for this key or address; retry after the `Retry-After` seconds",
+}
+
+
+def _document_errors(path: str, method: str, op: dict) -> None:
+    """Every error answer the API can give, documented on each operation (schemathesis's status-code check
+    found 400/404 answers that no operation documented). A route's own description of a code is kept."""
+    responses = op.setdefault("responses", {})
+    codes = [400, 401, 403, 404, 422, 429]
+    if method in ("post", "put", "patch"):
+        codes.append(413)
+    # the links in mails (/t/...) answer their errors as a page, a person reads them; the API in JSON
+    content = ({"text/html": {"schema": {"type": "string"}}} if path.startswith("/t/")
+               else {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}})
+    for code in codes:
+        entry = responses.setdefault(str(code), {})
+        if not entry.get("description"):
+            entry["description"] = _ERRORS[code]
+        entry.setdefault("content", content)
+
+
+class MethodNotAllowed:
+    """ASGI middleware: a 405 answer's ``Allow`` names every method the path has. Starlette's names the methods
+    of the first route whose path matched, so ``OPTIONS /v1/flows`` (a GET and a POST route) said ``Allow: GET``
+    (RFC 9110, 15.5.6: the header lists the target resource's supported methods)."""
+
+    def __init__(self, app: Any, routes: Callable[[], list]) -> None:
+        self.app, self.routes = app, routes
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_allow(message: dict) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = self.allowed(scope)
+                if allow:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+                    message = {**message, "headers": [*headers, (b"allow", ", ".join(allow).encode())]}
+            await send(message)
+
+        await self.app(scope, receive, send_allow)
+
+    def allowed(self, scope: dict) -> list[str]:
+        from starlette.routing import Match
+
+        methods: set[str] = set()
+        for route in self.routes():
+            route_methods = getattr(route, "methods", None)
+            if not route_methods:
+                continue
+            match, _ = route.matches({**scope, "method": next(iter(route_methods))})
+            if match == Match.FULL:
+                methods |= set(route_methods)
+        return sorted(methods)
 
 
 def _version() -> str:
