@@ -50,3 +50,16 @@ def test_every_time_the_schema_allows_is_accepted():
         assert pattern.fullmatch(t), t
         assert rows("track", {"event": "x", "userId": "u", "timestamp": t})
     assert not pattern.fullmatch("1129-03-16T10:48:20.072Z")  # refused by the checks (before 1970)
+
+
+def test_the_schema_reads_blank_ids_as_the_checks_do():
+    """An id of only whitespace is no id: the schema's own character class is the one str.strip() uses (an
+    ECMA-262 validator's \\s misses U+0085 and U+001C..U+001F, so schemathesis called '\\x85' a valid id)."""
+    blank = re.compile(OPENAPI_SCHEMAS["IdentifyMessage"]["anyOf"][1]["properties"]["anonymousId"]["anyOf"][0]
+                       ["not"]["pattern"])
+    for v in ("\x85", "\x1c", "\u3000", " null ", "NaN"):
+        assert blank.search(v), repr(v)
+        with pytest.raises(ValidationError):
+            rows("identify", {"anonymousId": v})
+    assert not blank.search("\ufeff")  # not whitespace to str.strip(): an id
+    assert rows("identify", {"anonymousId": "\ufeff"})

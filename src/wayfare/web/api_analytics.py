@@ -25,6 +25,7 @@ from ..analytics import (
     run_rfm,
 )
 from ..analytics import saved as saved_segments
+from ..ingest.messages import WHITESPACE
 from .admin import admin_caller
 from .app import AppState
 
@@ -33,9 +34,11 @@ __all__ = ["register"]
 
 # Patterns for the OpenAPI schema only (json_schema_extra: the handlers' own checks decide, with their messages):
 # the simplest form of each, so that whatever the schema allows is accepted
-_STEP = r"[^\s\"']"  # an event name: something besides spaces and quotes
-_NOT_WHERE = r"\S\s+[Ww][Hh][Ee][Rr][Ee]\s+\S"  # conditions (``where field = value``) are accepted, not generated
-_DURATION = r"^\s*0*[1-9][0-9]{0,5}\s*(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days|w|week|weeks)?\s*$"
+_STEP = f"[^{WHITESPACE}\"']"  # an event name: something besides spaces and quotes
+# conditions (``where field = value``) are accepted, not generated
+_NOT_WHERE = f"[^{WHITESPACE}][{WHITESPACE}]+[Ww][Hh][Ee][Rr][Ee][{WHITESPACE}]+[^{WHITESPACE}]"
+_DURATION = (f"^[{WHITESPACE}]*0*[1-9][0-9]{{0,5}}[{WHITESPACE}]*"
+             f"(s|sec|secs|m|min|mins|h|hr|hour|hours|d|day|days|w|week|weeks)?[{WHITESPACE}]*$")
 
 
 def _doc(**schema) -> dict:

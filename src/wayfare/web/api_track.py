@@ -146,7 +146,7 @@ def register(app: FastAPI, state: AppState) -> None:
         except ValidationError as e:
             return JSONAnswer({"error": str(e)}, status_code=400)
 
-    raw_mail = {"schema": {"type": "string", "minLength": 1, "pattern": "\\S"}}
+    raw_mail = {"schema": {"type": "string", "minLength": 1, "pattern": "[^ \\t\\n\\u000b\\f\\r]"}}  # bytes.strip()
 
     @app.post("/v1/channels/bounces", tags=["channels"], responses={400: {}, 401: {}, 413: {}},
               openapi_extra={"requestBody": {"required": True, "content": {"message/rfc822": raw_mail,
