@@ -75,6 +75,10 @@ def test_what_the_schema_refuses_the_server_refuses(served):
     # a breakdown name became a JSON path: '[' was a server error
     r = httpx.post(f"{srv.url}/v1/analytics/funnel", json={"steps": ["Viewed Menu"], "by": "a[b"}, headers=admin)
     assert r.status_code == 422 and "not a field name" in r.text
+    # a trait as a CSV import names it still splits a funnel
+    r = httpx.post(f"{srv.url}/v1/analytics/funnel", json={"steps": ["Viewed Menu"], "by": "traits.Customer Type"},
+                   headers=admin)
+    assert r.status_code == 200 and r.json()["by"] == "traits.Customer Type"
     r = httpx.post(f"{srv.url}/v1/analytics/funnel", json={"steps": ["x" * 501]}, headers=admin)
     assert r.status_code == 400
     # pydantic would read these as 1 and as true

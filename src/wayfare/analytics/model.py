@@ -23,6 +23,10 @@ OPS = ("=", "!=", ">=", "<=", ">", "<", "contains")
 _DUR = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hours?|d|days?|w|weeks?)\s*$", re.I)
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+# a breakdown names a trait or property as imported ("traits.Customer Type"): dot-separated parts without what a
+# JSON path reads as syntax ('[' and '"' were DuckDB binder errors, '*' and empty parts wildcards)
+BY_PART = "[^.\\[\\]\"*\\u0000-\\u001f]+"
+_BY = re.compile(f"^{BY_PART}(\\.{BY_PART})*$")
 
 
 def parse_duration(text: str | int | float, where: str = "duration") -> int:
@@ -92,8 +96,8 @@ class FunnelQuery(BaseModel):
     @classmethod
     def _by(cls, v: str | None) -> str | None:
         # the name becomes a JSON path: "a[b" was a server error (schemathesis found it)
-        if v and not _KEY.match(v):
-            raise ValueError(f"{v!r} is not a field name (letters, digits, _ and dots)")
+        if v and not _BY.match(v):
+            raise ValueError(f"{v!r} is not a field name (parts joined by dots, without [ ] \" or *)")
         return v or None
 
     @field_validator("within", mode="before")

@@ -37,7 +37,7 @@ from .parsepool import ParsePool
 from .pipeline import EventRows
 
 __all__ = ["make_router", "key_from_request", "key_from_header", "CORS_HEADERS", "JSONAnswer", "Ingest",
-           "IngestFastPath", "OPENAPI_SCHEMAS"]
+           "IngestFastPath", "OPENAPI_SCHEMAS", "INGEST_PATHS"]
 
 # on every ingest answer; never Access-Control-Allow-Credentials (a wildcard origin forbids it anyway)
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
@@ -159,6 +159,7 @@ class Ingest:
 
 _KINDS = ("track", "identify", "page", "screen", "group", "alias", "batch", "import")
 _FAST_PATHS = {f"/v1/{k}": k for k in _KINDS}
+INGEST_PATHS = frozenset(_FAST_PATHS)
 _ANSWER_HEADERS = [(b"content-type", b"application/json"),
                    *[(k.lower().encode(), v.encode()) for k, v in CORS_HEADERS.items()]]
 

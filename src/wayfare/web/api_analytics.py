@@ -25,6 +25,7 @@ from ..analytics import (
     run_rfm,
 )
 from ..analytics import saved as saved_segments
+from ..analytics.model import BY_PART
 from ..ingest.messages import WHITESPACE
 from .admin import admin_caller
 from .app import AppState
@@ -50,7 +51,7 @@ class FunnelBody(BaseModel):
         items={"type": "string", "minLength": 1, "maxLength": 500, "pattern": _STEP, "not": {"pattern": _NOT_WHERE}},
         description="event names, each optionally with `where field = value` conditions"))
     within: str = Field("7d", **_doc(pattern=_DURATION, description="e.g. 30m, 12h, 7d, 2w"))
-    by: str | None = Field(None, **_doc(pattern=r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$",
+    by: str | None = Field(None, **_doc(pattern=f"^({BY_PART}(\\.{BY_PART})*)?$",
                                         description="what to split by: persona, first_touch, traits.x, an event "
                                                     "column or a property of the first step"))
 

@@ -18,10 +18,19 @@ from fastapi import FastAPI, Request
 from ..errors import AuthError
 from ..ingest.batcher import GroupCommitter
 from ..ingest.parsepool import ParsePool, default_workers
-from ..ingest.routes import OPENAPI_SCHEMAS, Ingest, IngestFastPath, JSONAnswer, key_from_request, make_router
+from ..ingest.routes import (
+    INGEST_PATHS,
+    OPENAPI_SCHEMAS,
+    Ingest,
+    IngestFastPath,
+    JSONAnswer,
+    key_from_request,
+    make_router,
+)
 from ..store import Store, verify_key
 
-__all__ = ["create_app", "AppState", "OPENAPI_MODELS", "MethodNotAllowed", "STARTUP_HOOKS", "ROUTER_FACTORIES", "serve", "tune_gc"]
+__all__ = ["create_app", "AppState", "OPENAPI_MODELS", "MethodNotAllowed", "STARTUP_HOOKS", "ROUTER_FACTORIES",
+           "serve", "tune_gc"]
 log = logging.getLogger("wayfare.web")
 
 
@@ -185,8 +194,8 @@ class MethodNotAllowed:
         self.app, self.routes = app, routes
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or (scope["method"] == "POST" and scope["path"] in INGEST_PATHS):
+            await self.app(scope, receive, send)  # the ingest hot path never answers 405: no wrapper there
             return
 
         async def send_allow(message: dict) -> None:
