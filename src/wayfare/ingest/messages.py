@@ -414,8 +414,9 @@ def decode_json(raw: bytes | None) -> Any:
 # Written out by hand so that the schema says what the checks above accept, no more and no less (schemathesis
 # generates requests from it and checks that what it calls valid is stored and what it calls invalid is refused).
 # Two rules the schema leaves to the 413 answer: 32 KB a message and 500 KB a batch.
-# what Python's str.strip() removes, spelled out: a schema's \\s means something else to an ECMA-262 validator
-# (it misses U+0085 and U+001C-U+001F and adds U+FEFF)
+
+# What Python's str.strip() removes, spelled out: a schema's \\s means something else to an ECMA-262 validator
+# (it misses U+0085 and U+001C-U+001F and adds U+FEFF).
 WHITESPACE = ("\\t\\n\\u000b\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f"
               "\\u205f\\u3000")
 _MISSING = f"^[{WHITESPACE}]*([Nn][Aa][Nn]|[Nn][Oo][Nn][Ee]|[Nn][Uu][Ll][Ll])?[{WHITESPACE}]*$"  # ids read as "no id"
