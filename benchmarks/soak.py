@@ -174,6 +174,33 @@ class _HoldTimer:
                 for k, v in self.by_thread.items()}
 
 
+def _native_heaps() -> dict:
+    """Who else holds native memory: glibc's heap (Python's objects over 512 bytes, numpy, most C extensions) and
+    Arrow's memory pool (the writer's record batches); DuckDB's jemalloc is the rest of RSS − duckdb_memory()."""
+    out: dict = {}
+    try:
+        import ctypes
+
+        class _Mallinfo2(ctypes.Structure):
+            _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                        "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _Mallinfo2
+        mi = libc.mallinfo2()
+        out["glibc_used_mb"] = round((mi.uordblks + mi.hblkhd) / 2**20, 1)
+        out["glibc_free_mb"] = round(mi.fordblks / 2**20, 1)
+    except (OSError, AttributeError):
+        pass
+    if "pyarrow" in sys.modules:
+        pa = sys.modules["pyarrow"]
+        pool = pa.default_memory_pool()
+        out["arrow_mb"] = round(pool.bytes_allocated() / 2**20, 1)
+        out["arrow_max_mb"] = round(pool.max_memory() / 2**20, 1)
+        out["arrow_pool"] = pool.backend_name
+    return out
+
+
 def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
     """`wayfare serve` in this process, sampling every 10 s what holds memory: the process's RSS, Python's heap
     (tracemalloc, with the lines whose allocations grew most since the first sample after warm-up), DuckDB's own
@@ -236,6 +263,7 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
                 row["wal_mb"] = round(wal.stat().st_size / 2**20, 1) if wal.exists() else 0.0
                 row["write_lock"] = holds.as_dict()
                 row["py_blocks_k"] = sys.getallocatedblocks() // 1000
+                row.update(_native_heaps())
                 row["threads"] = threading.active_count()
                 row["modules"] = len(sys.modules)
                 row["torch"] = "torch" in sys.modules

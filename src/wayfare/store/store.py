@@ -9,9 +9,11 @@ filter by hand, so no call site can forget it.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,8 @@ import pyarrow as pa
 from ..errors import NotFound, StoreError, ValidationError
 
 __all__ = ["Store", "Scope", "DEFAULT_WORKSPACE", "TENANT_TABLES", "open_store", "default_db_path"]
+
+log = logging.getLogger("wayfare.store")
 
 DEFAULT_WORKSPACE = "default"
 # tables whose rows belong to one workspace; domains add theirs with register_tenant_table()
@@ -80,6 +84,26 @@ def _settings(con: duckdb.DuckDBPyConnection) -> None:
             raise StoreError(f"WAYFARE_DUCKDB: cannot set {name} to {value.strip()!r}: {e}") from e
 
 
+CACHE_MB = 16  # default budget for DuckDB's cached table blocks (WAYFARE_CACHE_MB)
+
+
+def cache_budget_bytes() -> int | None:
+    """The most of DuckDB's cached table blocks a long-running process keeps (``WAYFARE_CACHE_MB``, default
+    16; ``off``: no trimming, DuckDB's own rule: keep every block read until ``memory_limit``)."""
+    spec = os.environ.get("WAYFARE_CACHE_MB", "").strip().lower()
+    if spec in ("off", "none"):
+        return None
+    if not spec:
+        return CACHE_MB * 2**20
+    try:
+        mb = float(spec)
+    except ValueError:
+        raise StoreError(f"WAYFARE_CACHE_MB: {spec!r} is not a number of megabytes (or 'off')") from None
+    if mb < 0:
+        raise StoreError(f"WAYFARE_CACHE_MB: {spec!r} is negative")
+    return int(mb * 2**20)
+
+
 def _named_in_env(*names: str) -> bool:
     spec = os.environ.get("WAYFARE_DUCKDB", "")
     return any(n in spec for n in names)
@@ -127,6 +151,10 @@ class Store:
         self.write_lock = WriteLock()
         self.read_only = read_only
         self._tenant_tables: list[str] | None = None
+        cache_budget_bytes()  # a bad WAYFARE_CACHE_MB is an error at open, not a warning every pass
+        self._next_trim = 0.0  # trim_cache
+        self._memory_limit: str | None = None
+        self.trimmed_bytes = 0
         self.key_cache: dict[str, tuple[float, Any]] = {}  # keys.verify_key: key hash -> (valid until, KeyInfo)
         if not read_only:
             self.migrate()
@@ -152,6 +180,50 @@ class Store:
                 self._con.execute("CHECKPOINT")
             finally:
                 self._con.execute("SET max_vacuum_tasks = 0")
+
+    TRIM_EVERY_S = 5.0
+
+    def trim_cache(self, force: bool = False) -> int:
+        """Drop DuckDB's cached copies of table blocks beyond the budget (:func:`cache_budget_bytes`); returns the
+        bytes dropped. For a process that runs for days (``wayfare serve``): DuckDB keeps every block it has read
+        until its ``memory_limit`` (80% of RAM by default) is reached, so a server whose scheduler reads each new
+        event once grew by the size of the new data (~140 B an event) for as long as it ran, though the kernel's
+        page cache holds the same blocks and reading one back costs microseconds. Blocks of a file are only
+        dropped, never written out; the ART indexes and data not yet checkpointed are not touched (they are
+        counted apart). DuckDB evicts when its memory limit is lowered, so the limit goes down by the excess and
+        straight back, under the write lock (a writer allocating in between could otherwise find nothing to
+        evict); at most once every ``TRIM_EVERY_S`` unless ``force``."""
+        budget = cache_budget_bytes()
+        if budget is None or self.read_only or self.path == ":memory:":
+            return 0
+        now = time.monotonic()
+        if not force and now < self._next_trim:
+            return 0
+        self._next_trim = now + self.TRIM_EVERY_S
+        with self.write_lock:
+            cur = self.cursor()
+            try:
+                tags = dict(cur.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory()").fetchall())
+                cached = tags.get("BASE_TABLE", 0)
+                if cached <= budget:
+                    return 0
+                if self._memory_limit is None:  # as DuckDB shows it ("18.7 GiB"): restored to the same bytes each time
+                    self._memory_limit = cur.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+                limit = self._memory_limit
+                lowered = sum(tags.values()) - (cached - budget)
+                try:
+                    cur.execute(f"SET GLOBAL memory_limit = '{int(lowered)}B'")
+                finally:
+                    cur.execute("SET GLOBAL memory_limit = ?", [limit])
+                after = cur.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+                                    ).fetchone()[0]
+                self.trimmed_bytes += max(0, cached - after)
+                return max(0, cached - after)
+            except duckdb.Error as e:  # nothing evictable enough: keep the cache as it is
+                log.debug("cache trim skipped: %s", e)
+                return 0
+            finally:
+                cur.close()
 
     # -- schema ----------------------------------------------------------------------------------
     def migrate(self) -> int:
