@@ -41,6 +41,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a long soak password 42"
 
 
+def soak_event(n: int, mid: str) -> dict:
+    """The soak's n-th event: a page view by one of 5,000 visitors, and every 50th a real order, which the
+    order-confirmation flow confirms by email."""
+    person = f"soak-{n % 5000}"
+    if n % 50 == 0:
+        return {"type": "track", "event": "Order Completed", "messageId": mid, "userId": person,
+                "properties": {"revenue": 25.0, "order_id": mid}, "context": {"traits": {"email": f"{person}@example.org"}}}
+    return {"type": "page", "name": "Menu", "messageId": mid, "anonymousId": person, "properties": {"path": "/menu"}}
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -264,6 +274,7 @@ def probed_serve(db: str, port: int, probe: Path, trace: bool) -> None:
                 row["write_lock"] = holds.as_dict()
                 row["py_blocks_k"] = sys.getallocatedblocks() // 1000
                 row.update(_native_heaps())
+                row["cache_trim"] = {**store.trim_stats, "dropped_mb": round(store.trimmed_bytes / 2**20, 1)}
                 row["threads"] = threading.active_count()
                 row["modules"] = len(sys.modules)
                 row["torch"] = "torch" in sys.modules
@@ -363,16 +374,7 @@ def main() -> None:
                 batch = []
                 for _ in range(a.batch):
                     n += 1
-                    mid = f"soak-resend-{n % a.resend}" if a.resend else uuid.uuid4().hex
-                    person = f"soak-{n % 5000}"
-                    if n % 50 == 0:  # now and then a real order, which the flow confirms by email
-                        ev = {"type": "track", "event": "Order Completed", "messageId": mid, "userId": person,
-                              "properties": {"revenue": 25.0, "order_id": mid},
-                              "context": {"traits": {"email": f"{person}@example.org"}}}
-                    else:
-                        ev = {"type": "page", "name": "Menu", "messageId": mid, "anonymousId": person,
-                              "properties": {"path": "/menu"}}
-                    batch.append(ev)
+                    batch.append(soak_event(n, f"soak-resend-{n % a.resend}" if a.resend else uuid.uuid4().hex))
                 t0 = time.perf_counter()
                 try:
                     r = c.post("/v1/batch", json={"batch": batch}, headers=auth)

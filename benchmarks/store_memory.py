@@ -24,7 +24,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from soak import _native_heaps, free_port, rss_mb, wf  # noqa: E402
+from soak import _native_heaps, free_port, rss_mb, soak_event, wf  # noqa: E402
 
 PER_MINUTE = 12_000  # the soak's 200 events/s
 
@@ -85,15 +85,7 @@ def main() -> None:
         batch = []
         for _ in range(20):
             n += 1
-            mid, person = uuid.uuid4().hex, f"soak-{n % 5000}"
-            if n % 50 == 0:
-                ev = {"type": "track", "event": "Order Completed", "messageId": mid, "userId": person,
-                      "properties": {"revenue": 25.0, "order_id": mid},
-                      "context": {"traits": {"email": f"{person}@example.org"}}}
-            else:
-                ev = {"type": "page", "name": "Menu", "messageId": mid, "anonymousId": person,
-                      "properties": {"path": "/menu"}}
-            batch.append(to_row(ev, now, "http"))
+            batch.append(to_row(soak_event(n, uuid.uuid4().hex), now, "http"))
         writer.submit(scope.workspace_id, batch).result()
         requests += 1
         if a.every and requests % a.every == 0:  # as Scheduler._loop does

@@ -34,8 +34,9 @@ SETTINGS: dict[str, str] = {
     "WAYFARE_DUCKDB": "DuckDB settings for the embedded store, `name=value;name=value` (e.g. "
                       "`memory_limit=1GB;threads=2` on a small server); a bad name or value stops with an error.",
     "WAYFARE_CACHE_MB": "How much of the store's table data `wayfare serve` keeps cached in its own memory, in "
-                        "MB (default 16; `off` keeps every block read until DuckDB's memory limit, 80% of RAM). "
-                        "The operating system caches the file as well, so a small figure costs little.",
+                        "MB (default 64; `off` keeps every block read until DuckDB's memory limit, 80% of RAM). "
+                        "Below the size of the events table the dashboard re-reads blocks (from the operating "
+                        "system's file cache): pages get slower as the figure gets smaller.",
     "WAYFARE_PARSE_WORKERS": "How many processes check ingest batches beside `wayfare serve`'s own (same as "
                              "`--parse-workers`; default one per core beyond the first, at most 2; `0` keeps all "
                              "in one process).",

@@ -84,12 +84,13 @@ def _settings(con: duckdb.DuckDBPyConnection) -> None:
             raise StoreError(f"WAYFARE_DUCKDB: cannot set {name} to {value.strip()!r}: {e}") from e
 
 
-CACHE_MB = 16  # default budget for DuckDB's cached table blocks (WAYFARE_CACHE_MB)
+CACHE_MB = 64  # default budget for DuckDB's cached table blocks (WAYFARE_CACHE_MB)
 
 
 def cache_budget_bytes() -> int | None:
     """The most of DuckDB's cached table blocks a long-running process keeps (``WAYFARE_CACHE_MB``, default
-    16; ``off``: no trimming, DuckDB's own rule: keep every block read until ``memory_limit``)."""
+    64: a store of ~450k events stays cached whole, since the dashboard's pages read the whole events table and
+    re-read what was dropped; ``off``: no trimming, DuckDB's own rule: keep every block read until ``memory_limit``)."""
     spec = os.environ.get("WAYFARE_CACHE_MB", "").strip().lower()
     if spec in ("off", "none"):
         return None
@@ -155,6 +156,7 @@ class Store:
         self._next_trim = 0.0  # trim_cache
         self._memory_limit: str | None = None
         self.trimmed_bytes = 0
+        self.trim_stats: dict[str, Any] = {"trims": 0, "ms": 0.0, "errors": 0, "last_error": None}
         self.key_cache: dict[str, tuple[float, Any]] = {}  # keys.verify_key: key hash -> (valid until, KeyInfo)
         if not read_only:
             self.migrate()
@@ -200,8 +202,11 @@ class Store:
         if not force and now < self._next_trim:
             return 0
         self._next_trim = now + self.TRIM_EVERY_S
+        cur = self.cursor()
+        if cur.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'").fetchone()[0] <= budget:
+            cur.close()
+            return 0  # under the budget: the write lock is not taken
         with self.write_lock:
-            cur = self.cursor()
             try:
                 tags = dict(cur.execute("SELECT tag, memory_usage_bytes FROM duckdb_memory()").fetchall())
                 cached = tags.get("BASE_TABLE", 0)
@@ -218,9 +223,13 @@ class Store:
                 after = cur.execute("SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
                                     ).fetchone()[0]
                 self.trimmed_bytes += max(0, cached - after)
+                self.trim_stats["trims"] += 1
+                self.trim_stats["ms"] += (time.monotonic() - now) * 1000
                 return max(0, cached - after)
             except duckdb.Error as e:  # nothing evictable enough: keep the cache as it is
                 log.debug("cache trim skipped: %s", e)
+                self.trim_stats["errors"] += 1
+                self.trim_stats["last_error"] = str(e)[:200]
                 return 0
             finally:
                 cur.close()
