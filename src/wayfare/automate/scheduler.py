@@ -91,9 +91,9 @@ class Scheduler:
                     scan_triggers(sc)
                     run_due(sc, deliver=False)
                 first = False
+                self.store.trim_cache()  # the passes and pages read the new events: keep DuckDB's copy bounded
             except Exception as e:  # noqa: BLE001 - keep the scheduler alive
                 log.warning("scheduler pass failed: %s", e)
-            self.store.trim_cache()  # every pass reads the new events: keep DuckDB's copy of old blocks bounded
             rest = self.min_gap - (time.monotonic() - began)
             if rest > 0 and self.stop_flag.wait(rest):  # at most one pass per min_gap, woken or not
                 break

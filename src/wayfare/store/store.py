@@ -194,7 +194,9 @@ class Store:
         dropped, never written out; the ART indexes and data not yet checkpointed are not touched (they are
         counted apart). DuckDB evicts when its memory limit is lowered, so the limit goes down by the excess and
         straight back, under the write lock (a writer allocating in between could otherwise find nothing to
-        evict); at most once every ``TRIM_EVERY_S`` unless ``force``."""
+        evict; 5-13 ms here), taken only when over the budget; at most once every ``TRIM_EVERY_S`` unless
+        ``force``. Pages that read the whole events table read back what was dropped: hence a default (64 MB)
+        that keeps a small store's table whole (benchmarks/TRUST.md)."""
         budget = cache_budget_bytes()
         if budget is None or self.read_only or self.path == ":memory:":
             return 0
