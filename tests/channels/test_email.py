@@ -2,9 +2,12 @@
 AUTH against a real aiosmtpd server using a certificate made for the test."""
 
 import datetime as dt
+import email
+import gc
 import ipaddress
 import smtplib
 import ssl
+from email.headerregistry import BaseHeader
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -12,7 +15,7 @@ from aiosmtpd.smtp import AuthResult
 
 from tests.channels.conftest import Mailbox
 from tests.conftest import free_port
-from wayfare.channels.email import build_message, deliver, preview, render, smtp_settings
+from wayfare.channels.email import POLICY, SMTP_POLICY, build_message, deliver, preview, render, smtp_settings
 from wayfare.errors import ValidationError
 
 ATTACKS = [
@@ -72,6 +75,36 @@ def test_marketing_mail_arrives_with_both_parts_and_rfc8058_headers(mailbox):
     assert got["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert got.get_body(("plain",)).get_content().strip() == "plain body"
     assert got.get_body(("html",)).get_content().strip() == "<p>html body</p>"
+
+
+def _header_classes_alive() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, type) and issubclass(o, BaseHeader))
+
+
+def test_building_and_parsing_mail_makes_no_new_classes(mailbox):
+    """Python's header registry makes a class per header; wayfare's policy makes each kind once, so a server
+    that mails all day does not pile up types for the rare full collection (the soak's memory growth)."""
+    s = smtp_settings(mailbox.url, "Shop <shop@example.org>")
+    build_message(s, "warm@example.org", "Hi", "text", "<p>html</p>", "<w@wayfare>", "https://x.example/u/t")
+    gc.collect()
+    gc.disable()
+    try:
+        before = _header_classes_alive()
+        for i in range(50):
+            msg = build_message(s, f"p{i}@example.org", f"Order {i}", "text", "<p>html</p>", f"<m{i}@wayfare>",
+                                "https://shop.example.com/t/u/tok")
+            raw = msg.as_bytes(policy=SMTP_POLICY)
+            back = email.message_from_bytes(raw, policy=POLICY)
+            assert back["To"] == f"p{i}@example.org" and back["Subject"] == f"Order {i}"
+            assert back["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        made = _header_classes_alive() - before
+    finally:
+        gc.enable()
+    assert made == 0, f"{made} header classes made for 50 messages"
+    # the shared classes still tell header kinds apart and keep each header's own name and value
+    assert back["To"].addresses[0].domain == "example.org"
+    assert back["Message-ID"] == "<m49@wayfare>" and back["Message-ID"].name == "Message-ID"
+    assert raw.count(b"\r\n") == raw.count(b"\n")
 
 
 @pytest.fixture(scope="module")

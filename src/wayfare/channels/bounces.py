@@ -18,7 +18,6 @@ bounce to the send, so the person gets an ``Email Bounced`` / ``Email Complained
 from __future__ import annotations
 
 import email
-import email.policy
 import mailbox
 import re
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..store import Scope
+from .email import POLICY
 from .records import message_of, note_channel_event, note_message, record_event
 
 _EMAIL = re.compile(r"[^\s<>;:\"']+@[^\s<>;:\"']+")
@@ -148,7 +148,7 @@ def apply_reports(scope: Scope, reports: list[Report]) -> dict[str, int]:
 def process_bytes(scope: Scope, raw: bytes) -> dict[str, int]:
     if not raw.strip():
         raise ValidationError("the message is empty", where="body")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    msg = email.message_from_bytes(raw, policy=POLICY)
     return apply_reports(scope, parse_report(msg))  # type: ignore[arg-type]
 
 
