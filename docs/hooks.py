@@ -37,6 +37,9 @@ SETTINGS: dict[str, str] = {
                         "MB (default 64; `off` keeps every block read until DuckDB's memory limit, 80% of RAM). "
                         "Below the size of the events table the dashboard re-reads blocks (from the operating "
                         "system's file cache): pages get slower as the figure gets smaller.",
+    "WAYFARE_GC_EVERY_S": "Seconds between `wayfare serve`'s full garbage collections (default 60; `0` turns "
+                          "them off). The server collects young objects rarely to keep ingest fast, so without "
+                          "the clock cyclic garbage stays for as long as the server runs.",
     "WAYFARE_PARSE_WORKERS": "How many processes check ingest batches beside `wayfare serve`'s own (same as "
                              "`--parse-workers`; default one per core beyond the first, at most 2; `0` keeps all "
                              "in one process).",

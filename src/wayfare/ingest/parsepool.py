@@ -95,7 +95,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
     import gc
 
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)  # as the server's process (web.app.tune_gc): ~30 small objects an event
+    gc.set_threshold(50_000, 20, 100)  # as the server's process (web.collector.tune_gc): ~30 small objects an event
     while True:
         try:
             frame = conn.recv_bytes()

@@ -28,6 +28,7 @@ from ..ingest.routes import (
     make_router,
 )
 from ..store import Store, verify_key
+from .collector import every_s, tune_gc
 
 __all__ = ["create_app", "AppState", "OPENAPI_MODELS", "MethodNotAllowed", "STARTUP_HOOKS", "ROUTER_FACTORIES",
            "serve", "tune_gc"]
@@ -228,29 +229,19 @@ def _version() -> str:
     return __version__
 
 
-def tune_gc() -> None:
-    """The collector settings of a long-running server, called once its app is built. The ingest path makes and
-    drops ~30 small containers an event: with the defaults (a young-generation pass every 700 allocations, older
-    passes rescanning every object of the app, its models included) the collector took ~17% of the event loop's
-    time under load. What exists now is long-lived (frozen: never scanned again), and the young generation is
-    collected every 50,000 allocations."""
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
-
-
 def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
           parse_workers: int | None = None) -> None:
     """Run the server; ``parse_workers`` None: :func:`wayfare.ingest.parsepool.default_workers`."""
     import uvicorn
 
+    gc_every = every_s()  # a bad WAYFARE_GC_EVERY_S stops here, before the store opens
     store = Store(store_path)
     app = create_app(store, default_workers() if parse_workers is None else parse_workers)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
-    tune_gc()
+    stop_gc = tune_gc(gc_every)
     try:
         server.run()
     finally:
+        stop_gc.set()
         store.close()
