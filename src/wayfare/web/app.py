@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -240,8 +241,17 @@ def serve(store_path: str, host: str = "127.0.0.1", port: int = 8000, log_level:
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     stop_gc = tune_gc(gc_every)
+    # uvicorn shuts down on SIGTERM (the lifespan stops the engines, flushes and checkpoints) and then raises the
+    # signal again with the handler it found; with the default one the process died there, before the lines
+    # below. This handler turns it into an exit (status 143, as killed by SIGTERM) that runs them.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         server.run()
     finally:
+        signal.signal(signal.SIGTERM, previous)
         stop_gc.set()
         store.close()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
