@@ -41,8 +41,8 @@ class _SharedHeaderClasses(HeaderRegistry):
     """The standard library's header registry, making each header class once. Python's own
     (``HeaderRegistry.__getitem__``) builds a new class for every header it sets or parses: ~1.7 KB of type
     object, dict keys and subclass entry per header, cyclic garbage that only a full collection frees. The
-    server collects its older generations rarely (``wayfare.web.collector``), so a scheduler mailing order
-    confirmations grew by ~3 MB a minute in the soak (memray: 9,525 live types after 959 emails). The class
+    server collects its older generations rarely (``wayfare.web.collector``): memray found 9,525 such classes
+    (15.7 MB) made in the last 4.6 minutes of a soak and still live at its end (47 per order confirmation). The class
     depends only on the header kind (the registry's ~20 classes), never on the name or the value."""
 
     def __init__(self) -> None:

@@ -81,8 +81,8 @@ _trim = _malloc_trim()
 
 def collect_now() -> int:
     """One full collection, then glibc's ``malloc_trim``, timed into :data:`STATS`; returns the number of
-    unreachable objects found. glibc keeps freed chunks inside its heaps (one per thread that allocates, up to
-    8 per core) resident until something asks: in the soak the free part of the heap grew 21 -> 45 MB in seven
+    unreachable objects found. glibc keeps freed chunks inside its heaps (several arenas, shared by the threads that
+    allocate) resident until something asks: in the soak the free part of the heap grew 21 -> 45 MB in seven
     minutes, pages the process held but no longer used. ``malloc_trim(0)`` hands whole free pages back."""
     t = time.perf_counter()
     found = gc.collect()
