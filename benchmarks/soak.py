@@ -323,6 +323,8 @@ def main() -> None:
                          "client retry of one already stored: the store stops growing, the request path does not "
                          "(to tell memory that grows with the data from memory that grows with the traffic)")
     a = ap.parse_args()
+    if a.memray and a.probe != "off":  # the probe runs its own server process: memray would record nothing
+        ap.error("--memray records `wayfare serve` itself: leave --probe off")
 
     tmp = Path(tempfile.mkdtemp(prefix="wayfare-soak-"))
     db = tmp / "soak.db"
