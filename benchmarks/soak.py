@@ -316,7 +316,8 @@ def main() -> None:
     ap.add_argument("--warm-traffic", type=float, default=0, metavar="MIN",
                     help="run the same traffic MIN minutes before the clock starts (steady state, not a fresh process)")
     ap.add_argument("--memray", metavar="FILE", help="run `wayfare serve` under memray (pip install memray), native "
-                    "stacks, writing FILE: what is live at the end, by stack (`memray tree FILE`); not for latency")
+                    "stacks, writing FILE; what grew between two moments, by stack: benchmarks/memray_growth.py FILE; "
+                    "not for latency (the server keeps ~60%% of the rate)")
     ap.add_argument("--no-pages", action="store_true", help="no owner browsing (to tell ingest's memory from the pages')")
     ap.add_argument("--resend", type=int, metavar="N", default=0,
                     help="draw message ids from a fixed pool of N, so that after the first N events every event is a "
