@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--tail-s", type=float, default=3.0)
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--depth", type=int, default=12)
+    ap.add_argument("--width", type=int, default=1600, help="characters of each stack to print")
     a = ap.parse_args()
     r = memray.FileReader(a.file, report_progress=False)
     snaps = list(r.get_memory_snapshots())
@@ -71,7 +72,7 @@ def main() -> None:
     total = sum(net.values())
     print(f"net growth {total / 2**20:.1f} MB ({total / 2**20 / minutes:.2f} MB/min)")
     for key, d in net.most_common(a.top):
-        print(f"\n{d / 2**20:+8.2f} MB {count[key]:+8d} allocations\n   {key[:1600]}")
+        print(f"\n{d / 2**20:+8.2f} MB {count[key]:+8d} allocations\n   {key[:a.width]}")
 
 
 if __name__ == "__main__":

@@ -17,10 +17,14 @@ between its step ``after`` and step ``before`` stops at step ``after``.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from functools import reduce
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from .fields import backend_name, field, json_text, step_predicate
 from .funnel_scan import SCAN_BACKENDS, levels_by_scan
@@ -290,20 +294,42 @@ def _hours(v) -> float | None:
     return round(float(v) / 3600, 3)
 
 
+@contextlib.contextmanager
+def _arrow_view(events: ibis.Table, tbl: pa.Table) -> Iterator[ibis.Table]:
+    """``tbl`` as a table of ``events``' DuckDB backend, for as long as the ``with`` lasts. Not
+    ``ibis.memtable``: Ibis 12 keeps every memtable it registers until the process exits (an ``atexit``
+    finalizer that holds the connection, and the connection holds the data), so a server computing a funnel
+    per page view kept each one's levels -- ~0.1 MB a view on the soak's store, 0.4 MB/min
+    (benchmarks/TRUST.md, "what still grows")."""
+    be = ibis.get_backend(events)
+    name = f"__wf_levels_{uuid.uuid4().hex}"
+    be.con.register(name, tbl)
+    try:
+        yield be.table(name)
+    finally:
+        with contextlib.suppress(Exception):
+            be.con.unregister(name)
+
+
 def run_funnel(events: ibis.Table, q: FunnelQuery, profiles: ibis.Table | None = None, *,
                detail: bool = True, cache: bool | None = None) -> dict[str, Any]:
     """Execute a funnel: steps (count, conversion from previous and first, median/p90 hours to reach),
     per breakdown group, and with ``detail`` the time-to-convert histogram, weekly conversion and
     first/last-touch attribution. ``cache``: whether the DuckDB executor may read (None), must build
     (True) or must not use (False) the cached sorted events (``sorted_events``)."""
-    n = len(q.steps)
     if not q.exclusions and backend_name(events) in SCAN_BACKENDS:
         # same figures, one sorted scan (funnel_scan), or a walk of the cached sorted events
-        levels = ibis.memtable(levels_by_scan(events, q, cache))
-    else:
-        levels = funnel_levels(events, q)
-        if detail:
-            levels = levels.cache()
+        with _arrow_view(events, levels_by_scan(events, q, cache)) as levels:
+            return _run_funnel(events, q, profiles, levels, detail)
+    levels = funnel_levels(events, q)
+    if detail:
+        levels = levels.cache()
+    return _run_funnel(events, q, profiles, levels, detail)
+
+
+def _run_funnel(events: ibis.Table, q: FunnelQuery, profiles: ibis.Table | None, levels: ibis.Table,
+                detail: bool) -> dict[str, Any]:
+    n = len(q.steps)
     keys = funnel_breakdown_keys(events, q, profiles)
     total = funnel_summary(levels, n).to_pandas()
     out: dict[str, Any] = {"within_seconds": q.within, "by": q.by, "steps": _steps(q, total.iloc[0] if len(total) else None, n)}
