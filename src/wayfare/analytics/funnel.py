@@ -300,7 +300,7 @@ def _arrow_view(events: ibis.Table, tbl: pa.Table) -> Iterator[ibis.Table]:
     ``ibis.memtable``: Ibis 12 keeps every memtable it registers until the process exits (an ``atexit``
     finalizer that holds the connection, and the connection holds the data), so a server computing a funnel
     per page view kept each one's levels -- ~0.1 MB a view on the soak's store, 0.4 MB/min
-    (benchmarks/TRUST.md, "what still grows")."""
+    (benchmarks/TRUST.md, "a third leak closed")."""
     be = ibis.get_backend(events)
     name = f"__wf_levels_{uuid.uuid4().hex}"
     be.con.register(name, tbl)
