@@ -53,6 +53,40 @@ def soak_event(n: int, mid: str) -> dict:
     return {"type": "page", "name": "Menu", "messageId": mid, "anonymousId": person, "properties": {"path": "/menu"}}
 
 
+PAGES = ["/", "/journey", "/funnels", "/customers", "/feedback", "/automations", "/predictions", "/inbox"]
+
+
+class OwnerSession:
+    """The soak's owner, logged in to the dashboard over loopback. The session cookie is Secure, so the client
+    would not send it back over plain HTTP: the cookies are kept here by hand."""
+
+    def __init__(self, url: str) -> None:
+        self.client = httpx.Client(base_url=url, timeout=60, follow_redirects=False)
+        self.jar: dict[str, str] = {}
+        html = self.get("/login").text
+        token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+        self._keep(self.client.post("/login", headers=self._cookies(), data={
+            "email": "owner@example.org", "password": PASSWORD, "csrf": token, "next": "/"}))
+
+    def _keep(self, r: httpx.Response) -> httpx.Response:
+        for raw in r.headers.get_list("set-cookie"):
+            name, _, rest = raw.partition("=")
+            self.jar[name.strip()] = rest.split(";", 1)[0]
+        return r
+
+    def _cookies(self) -> dict:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.jar.items())}
+
+    def get(self, path: str) -> httpx.Response:
+        return self._keep(self.client.get(path, headers=self._cookies()))
+
+    def __enter__(self) -> OwnerSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -401,30 +435,14 @@ def main() -> None:
                 time.sleep(max(0.0, nxt - time.time()))
 
     def owner() -> None:
-        pages = ["/", "/journey", "/funnels", "/customers", "/feedback", "/automations", "/predictions", "/inbox"]
-        jar: dict[str, str] = {}  # the session cookie is Secure: kept by hand over plain-HTTP loopback
-
-        def keep(r: httpx.Response) -> httpx.Response:
-            for raw in r.headers.get_list("set-cookie"):
-                name, _, rest = raw.partition("=")
-                jar[name.strip()] = rest.split(";", 1)[0]
-            return r
-
-        def hdr() -> dict:
-            return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-
-        with httpx.Client(base_url=url, timeout=60, follow_redirects=False) as c:
-            html = keep(c.get("/login", headers=hdr())).text
-            token = re.search(r'name="csrf" value="([^"]+)"', html).group(1)
-            keep(c.post("/login", headers=hdr(), data={"email": "owner@example.org", "password": PASSWORD,
-                                                         "csrf": token, "next": "/"}))
+        with OwnerSession(url) as owner_session:
             i = 0
             while not stop.is_set():
                 t0 = time.perf_counter()
-                r = keep(c.get(pages[i % len(pages)], headers=hdr()))
+                r = owner_session.get(PAGES[i % len(PAGES)])
                 page_lat.append(time.perf_counter() - t0)
                 if r.status_code != 200:
-                    errors.append(f"page {pages[i % len(pages)]} {r.status_code}")
+                    errors.append(f"page {PAGES[i % len(PAGES)]} {r.status_code}")
                 i += 1
                 stop.wait(2.0)
 

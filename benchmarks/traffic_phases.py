@@ -22,7 +22,6 @@ import ctypes
 import gc
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -34,8 +33,6 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import soak  # noqa: E402  (the soak's helpers: its events, its owner's password, its probes)
-
-PAGES = ["/", "/journey", "/funnels", "/customers", "/feedback", "/automations", "/predictions", "/inbox"]
 
 
 def main() -> None:
@@ -90,21 +87,7 @@ def main() -> None:
                 "rss_mb": round(soak.rss_mb(os.getpid()), 1), "py_blocks_k": sys.getallocatedblocks() // 1000}
 
     auth = {"Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode()}
-    jar: dict[str, str] = {}  # the session cookie is Secure: kept by hand over plain-HTTP loopback
-
-    def keep(r: httpx.Response) -> httpx.Response:
-        for raw in r.headers.get_list("set-cookie"):
-            name, _, rest = raw.partition("=")
-            jar[name.strip()] = rest.split(";", 1)[0]
-        return r
-
-    def hdr() -> dict:
-        return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
-
-    c = httpx.Client(base_url=url, timeout=60)
-    token = re.search(r'name="csrf" value="([^"]+)"', keep(c.get("/login", headers=hdr())).text).group(1)
-    keep(c.post("/login", headers=hdr(), data={"email": "owner@example.org", "password": soak.PASSWORD,
-                                                "csrf": token, "next": "/"}))
+    owner = soak.OwnerSession(url)
     n = [0]
 
     def resend() -> None:  # 20 events whose message ids are stored already: a client's retry
@@ -112,19 +95,19 @@ def main() -> None:
         n[0] += 1
         batch = [{"type": "page", "name": "Menu", "messageId": mids[(i * 20 + j) % len(mids)],
                   "anonymousId": f"soak-{(i * 20 + j) % 5000}", "properties": {"path": "/menu"}} for j in range(20)]
-        r = c.post("/v1/batch", json={"batch": batch}, headers=auth)
+        r = owner.client.post("/v1/batch", json={"batch": batch}, headers=auth)
         if r.status_code >= 300:
             raise SystemExit(f"ingest answered {r.status_code}: {r.text[:200]}")
 
     def page(path: str) -> None:
-        r = keep(c.get(path, headers=hdr()))
+        r = owner.get(path)
         if r.status_code != 200:
             raise SystemExit(f"{path} answered {r.status_code}")
 
     turn = [0]
 
     def next_page() -> None:
-        page(PAGES[turn[0] % len(PAGES)])
+        page(soak.PAGES[turn[0] % len(soak.PAGES)])
         turn[0] += 1
 
     def run(name: str, secs: float, acts: list, interval: float) -> None:
@@ -151,10 +134,10 @@ def main() -> None:
         run("retries only", a.phase_s, [resend], 0.1)
         run("pages only", a.phase_s, [next_page], 0.3)
         run("idle again", a.phase_s, [], 1.0)
-        for p in PAGES:
+        for p in soak.PAGES:
             run(f"page {p}", a.phase_s / 2, [lambda p=p: page(p)], 0.3)
     finally:
-        c.close()
+        owner.client.close()
         server.should_exit = True
         serving.join(timeout=60)  # the app's shutdown (the committer's last flush, the parsing processes)
         cur.close()
